@@ -1,0 +1,1 @@
+"""The steps of veilflow's flows: plain typed functions, plus their Prefect wrappers in `tasks.prefect_tasks`."""
