@@ -1,0 +1,52 @@
+"""The one place Prefect `@task` wrappers are declared: names, retries, caching and persistence policy.
+
+Steps upstream of anonymization hold raw PII: they never persist results and never cache
+(`NO_CACHE`, `persist_result=False`). Steps that talk to MLflow retry with backoff.
+"""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from tasks import steps
+
+# Raw data lives only in memory: no result persistence, no cache, no input hashing.
+_RAW = dict(cache_policy=NO_CACHE, persist_result=False)
+# Downstream steps still hold frames and engines in memory; nothing of theirs is persisted either.
+_MEM = dict(cache_policy=NO_CACHE, persist_result=False)
+_TRACKING_RETRIES = dict(retries=2, retry_delay_seconds=[1, 4])
+
+load_data = task(name="load-data", description="Load or generate the dataset and fingerprint it.", tags=["raw-pii"], **_RAW)(
+    steps.load_data
+)
+validate_raw = task(
+    name="validate-raw", description="Great Expectations suite on the raw data; counts only.", tags=["raw-pii"], **_RAW
+)(steps.run_validation)
+anonymize = task(
+    name="anonymize", description="Presidio + policy operators; returns the anonymized frame and an audit.", tags=["raw-pii"], **_RAW
+)(steps.anonymize_data)
+leak_guard = task(
+    name="leak-guard", description="No raw PII value or pattern survives anonymization.", tags=["raw-pii"], **_RAW
+)(steps.guard_leaks)
+validate_anonymized = task(
+    name="validate-anonymized", description="Great Expectations suite on the anonymized data.", **_MEM
+)(steps.run_validation)
+split_data = task(name="split-data", description="Seeded, stratified train/validation/test split.", **_MEM)(steps.split_data)
+train_candidate = task(
+    name="train-candidate", description="Fit one candidate model (scikit-learn or PyTorch).", **_MEM, **_TRACKING_RETRIES
+)(steps.train_one)
+evaluate = task(name="evaluate", description="Held-out metrics, intervals, slices, robustness, plots.", **_MEM)(
+    steps.evaluate_best
+)
+explain = task(name="explain", description="SHAP / Captum / permutation importance on anonymized data.", **_MEM)(
+    steps.explain_best
+)
+log_model = task(name="log-model", description="Log the best candidate as an MLflow model.", **_MEM, **_TRACKING_RETRIES)(
+    steps.log_best_model
+)
+register_and_gate = task(
+    name="register-and-gate",
+    description="Register as challenger, check every gate, promote to champion only if all pass.",
+    **_MEM,
+)(steps.register_and_gate)

@@ -1,0 +1,258 @@
+"""The training pipeline's steps: domain calls plus what each step records, with engines passed in.
+
+Each function here is what one Prefect task runs (see `tasks.prefect_tasks`); they are plain Python,
+so they can be called and tested without Prefect. Nothing here logs a data value: counts and shapes only.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from mlflow import MlflowClient
+
+from tasks import tracking
+from tasks.data import fingerprint_frame, generate_customers, load_breast_cancer_frame, load_frame
+from veilflow.config import CandidateConfig, PipelineConfig, resolve_path
+from veilflow.errors import DataLoadError
+
+log = logging.getLogger("veilflow")
+
+
+@dataclass(frozen=True)
+class LoadedData:
+    """A raw frame in memory (never persisted) and what may be said about it."""
+
+    frame: pd.DataFrame = field(repr=False)
+    fingerprint: str
+    rows: int
+    columns: int
+    source: str
+
+
+@dataclass
+class CandidateResult:
+    name: str
+    kind: str
+    params: dict[str, Any]
+    trained: Any = field(repr=False)
+    val_metrics: dict[str, float]
+    fit_seconds: float
+
+
+def load_data(config: PipelineConfig) -> LoadedData:
+    """Load or generate the configured dataset and fingerprint its content.
+
+    Raises:
+        DataLoadError: bad file, or the frame lacks the label / feature / id columns named in config.
+    """
+    ds = config.dataset
+    if ds.source == "generate":
+        frame = generate_customers(ds.n_rows, seed=config.seed, defect_rate=ds.defect_rate)
+        source = f"generated:customers?n_rows={ds.n_rows}&seed={config.seed}&defect_rate={ds.defect_rate}"
+    elif ds.source == "breast_cancer":
+        frame = load_breast_cancer_frame()
+        source = "sklearn:load_breast_cancer"
+    else:
+        path = resolve_path(ds.path, Path.cwd()) if ds.path else None
+        assert path is not None  # guaranteed by DatasetConfig validation
+        frame = load_frame(path, max_bytes=ds.max_bytes)
+        source = f"file:{path.name}"
+    if ds.label not in frame.columns:
+        raise DataLoadError(f"label column '{ds.label}' is missing from {source}")
+    return LoadedData(frame=frame, fingerprint=fingerprint_frame(frame), rows=len(frame), columns=frame.shape[1], source=source)
+
+
+def check_feature_columns(frame: pd.DataFrame, config: PipelineConfig) -> None:
+    """After anonymization every configured feature must exist; the label must hold two classes."""
+    ds = config.dataset
+    missing = [c for c in [*ds.feature_columns, ds.label] if c not in frame.columns]
+    if missing:
+        raise DataLoadError(f"columns required by the config are missing after anonymization: {missing}")
+    classes = frame[ds.label].dropna().nunique()
+    if classes < 2:
+        raise DataLoadError(f"label column '{ds.label}' has {classes} class(es); training needs 2")
+
+
+def run_validation(
+    frame: pd.DataFrame,
+    suite_path: Path,
+    stage: str,
+    id_column: str | None,
+    context: Any,
+    client: MlflowClient,
+    run_id: str,
+    out_dir: Path,
+) -> dict[str, Any]:
+    """Validate a frame with a GX suite, record counts and the HTML report, raise on critical failures."""
+    from tasks.validation import load_suite, render_validation_html, validate_frame
+
+    suite = load_suite(resolve_path(suite_path))
+    started = time.perf_counter()
+    report = validate_frame(frame, suite, context, id_column=id_column if id_column in frame.columns else None)
+    seconds = time.perf_counter() - started
+    summary = report.to_summary_dict()
+    html = render_validation_html(report, out_dir / f"validation_{stage}.html")
+    tracking.log_dict(client, run_id, summary, f"validation/{stage}.json")
+    tracking.log_artifact(client, run_id, html, "validation")
+    failed = [e for e in summary["expectations"] if not e["success"]]
+    tracking.log_metrics(
+        client,
+        run_id,
+        {
+            f"validation.{stage}.evaluated": summary["evaluated"],
+            f"validation.{stage}.failed": len(failed),
+            f"validation.{stage}.critical_failed": len(summary["critical_failures"]),
+            f"validation.{stage}.seconds": seconds,
+        },
+    )
+    tracking.set_tags(client, run_id, {f"veilflow.validation.{stage}": "passed" if not summary["critical_failures"] else "failed"})
+    log.info("validation %s: %d expectations, %d failed (%d critical)", stage, summary["evaluated"], len(failed), len(summary["critical_failures"]))
+    report.raise_if_critical(stage)
+    return summary
+
+
+def split_data(frame: pd.DataFrame, config: PipelineConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    from tasks.training import split_frame
+
+    return split_frame(
+        frame, config.dataset.label, config.split.test_size, config.split.val_size, seed=config.seed
+    )
+
+
+def candidate_grid(config: PipelineConfig) -> list[tuple[CandidateConfig, dict[str, Any], str | None]]:
+    """Every (candidate, params, trial-name) to train: one per candidate, or one per grid point of its search."""
+    from tasks.training import expand_search
+
+    out: list[tuple[CandidateConfig, dict[str, Any], str | None]] = []
+    for cand in config.training.candidates:
+        grid = expand_search(dict(cand.params), cand.search)
+        for i, params in enumerate(grid):
+            out.append((cand, params, f"t{i}" if cand.search else None))
+    return out
+
+
+def train_one(
+    candidate: CandidateConfig,
+    params: dict[str, Any],
+    train: pd.DataFrame,
+    val: pd.DataFrame,
+    config: PipelineConfig,
+    client: MlflowClient,
+    run_id: str,
+    trial: str | None = None,
+) -> CandidateResult:
+    """Train one candidate in a nested MLflow run: params, per-epoch losses, validation metrics."""
+    from tasks.evaluation import compute_metrics
+    from tasks.training import predict_positive, train_candidate
+
+    ds = config.dataset
+    name = f"{candidate.name}{'.' + trial if trial else ''}"
+    parent = client.get_run(run_id)
+    child = tracking.start_run(
+        client,
+        parent.info.experiment_id,
+        run_name=name,
+        tags={"mlflow.parentRunId": run_id, "veilflow.candidate": candidate.name, "veilflow.kind": candidate.kind},
+    )
+    try:
+        tracking.log_params(client, child, {"kind": candidate.kind, **params})
+
+        def on_epoch(entry: dict[str, Any]) -> None:
+            tracking.log_metrics(
+                client, child, {"train_loss": entry["train_loss"], "val_loss": entry["val_loss"]}, step=int(entry["epoch"])
+            )
+
+        trained = train_candidate(
+            candidate.kind,
+            params,
+            train,
+            val,
+            numeric=ds.numeric_features,
+            categorical=ds.categorical_features,
+            text=ds.text_feature,
+            label=ds.label,
+            seed=config.seed,
+            text_max_features=config.training.text_max_features,
+            on_epoch=on_epoch,
+        )
+        probs = predict_positive(trained.model, val)
+        val_metrics = compute_metrics(val[ds.label].to_numpy(), probs)
+        tracking.log_metrics(client, child, {**{f"val.{k}": v for k, v in val_metrics.items()}, "fit_seconds": trained.fit_seconds})
+        tracking.log_metrics(client, run_id, {f"{name}.val.{k}": v for k, v in val_metrics.items()})
+    except BaseException as exc:
+        tracking.end_run(client, child, "FAILED", reason=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        raise
+    tracking.end_run(client, child, "FINISHED")
+    log.info("trained %s in %.1fs", name, trained.fit_seconds)
+    return CandidateResult(name, candidate.kind, params, trained, val_metrics, trained.fit_seconds)
+
+
+def better(a: float, b: float, metric: str) -> bool:
+    lower_is_better = metric in {"log_loss", "brier", "ece"}
+    return a < b if lower_is_better else a > b
+
+
+def pick_best(results: list[CandidateResult], metric: str) -> CandidateResult:
+    """The best candidate on the validation split by the primary metric (ties: first in config order)."""
+    best = results[0]
+    for r in results[1:]:
+        if better(r.val_metrics[metric], best.val_metrics[metric], metric):
+            best = r
+    return best
+
+
+def input_example(frame: pd.DataFrame, config: PipelineConfig, rows: int = 5) -> pd.DataFrame:
+    """A few anonymized rows holding only the model's feature columns."""
+    return frame[config.dataset.feature_columns].head(rows).reset_index(drop=True)
+
+
+def sensitive_groups(frame: pd.DataFrame, config: PipelineConfig) -> np.ndarray | None:
+    col = config.dataset.sensitive_attribute
+    if col and col in frame.columns:
+        return frame[col].astype(str).to_numpy()
+    return None
+
+
+def anonymize_data(
+    frame: pd.DataFrame, config: PipelineConfig, analyzer: Any, key: bytes | None, client: MlflowClient, run_id: str
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Apply the dataset's PII policy; record the audit (counts per column and entity, operators)."""
+    from tasks.anonymization import anonymize_frame, load_policy, validate_policy_against
+
+    if config.dataset.pii_policy is None:
+        audit = {"policy": None, "rows": len(frame), "columns": {}, "note": "dataset declares no PII policy"}
+        tracking.log_dict(client, run_id, audit, "pii/audit.json")
+        return frame.copy(), audit
+    policy = load_policy(resolve_path(config.dataset.pii_policy))
+    validate_policy_against(policy, list(frame.columns))
+    anonymized, audit = anonymize_frame(frame, policy, analyzer, key, batch_size=config.privacy.batch_size)
+    audit_dict = audit.model_dump(mode="json")
+    tracking.log_dict(client, run_id, audit_dict, "pii/audit.json")
+    tracking.log_metrics(client, run_id, {"pii.entities_found": float(audit.total_found), "pii.seconds": audit.seconds})
+    log.info("anonymized %d rows x %d columns; %d PII entities replaced", len(anonymized), anonymized.shape[1], audit.total_found)
+    return anonymized, audit_dict
+
+
+def guard_leaks(
+    raw: pd.DataFrame, anonymized: pd.DataFrame, config: PipelineConfig, client: MlflowClient, run_id: str
+) -> dict[str, Any]:
+    """Fail the run (PiiLeakError) if any raw PII value or pattern survives anonymization."""
+    from tasks.anonymization import check_leaks, enforce_no_leaks, load_policy
+
+    if config.dataset.pii_policy is None:
+        result = {"checked": False, "leaks": 0, "passed": True}
+    else:
+        policy = load_policy(resolve_path(config.dataset.pii_policy))
+        report = check_leaks(raw, anonymized, policy)
+        result = report.model_dump(mode="json")
+        tracking.log_dict(client, run_id, result, "pii/leak_guard.json")
+        tracking.set_tags(client, run_id, {"veilflow.leak_guard": "passed" if report.total == 0 else "failed"})
+        enforce_no_leaks(report, policy.leak_tolerance)
+        result["passed"] = True
+    return result

@@ -1,0 +1,25 @@
+"""Where a run's code came from: the git commit and whether the tree was dirty."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from veilflow.config import PROJECT_ROOT
+
+
+def code_version(root: Path = PROJECT_ROOT) -> dict[str, str]:
+    """{"commit": sha or "unknown", "dirty": "true"/"false"/"unknown"} read with git, never raising."""
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "commit": commit or "unknown",
+        "dirty": "unknown" if status is None else str(bool(status)).lower(),
+    }
