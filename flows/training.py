@@ -16,8 +16,12 @@ from pydantic import BaseModel
 
 from tasks import prefect_tasks as t
 from tasks import tracking
+from tasks.anonymization import build_analyzer
+from tasks.steps import candidate_grid, check_feature_columns, pick_best
+from tasks.validation import build_gx_context
 from veilflow.config import PipelineConfig
 from veilflow.provenance import code_version
+from veilflow.secrets import resolve_key
 
 
 class TrainingResult(BaseModel):
@@ -49,10 +53,6 @@ def _mlflow_run_url(experiment_id: str, run_id: str) -> str:
 )
 def training(config: PipelineConfig = PipelineConfig()) -> Any:
     """Run one training pipeline; returns a TrainingResult (state named "Rejected" when a gate fails)."""
-    from tasks.anonymization import build_analyzer
-    from tasks.validation import build_gx_context
-    from veilflow.secrets import resolve_key
-
     logger = get_run_logger()
     client = tracking.make_client()
     experiment_id = tracking.ensure_experiment(client, config.registry.experiment, os.environ.get("VEILFLOW_ARTIFACT_ROOT"))
@@ -77,7 +77,7 @@ def training(config: PipelineConfig = PipelineConfig()) -> Any:
         tracking.log_dict(client, run_id, config.model_dump(mode="json"), "config/pipeline.json")
         with tempfile.TemporaryDirectory(prefix="veilflow-run-") as tmp:
             out_dir = Path(tmp)
-            result = _train(config, client, experiment_id, run_id, out_dir, build_analyzer, build_gx_context, resolve_key)
+            result = _train(config, client, experiment_id, run_id, out_dir)
     except BaseException as exc:
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         tracking.end_run(client, run_id, "FAILED", reason=reason)
@@ -89,7 +89,7 @@ def training(config: PipelineConfig = PipelineConfig()) -> Any:
     return result
 
 
-def _train(config, client, experiment_id, run_id, out_dir, build_analyzer, build_gx_context, resolve_key) -> TrainingResult:
+def _train(config: PipelineConfig, client: Any, experiment_id: str, run_id: str, out_dir: Path) -> TrainingResult:
     logger = get_run_logger()
     ds = config.dataset
     # Fail on a missing key before any data is read.
@@ -105,22 +105,18 @@ def _train(config, client, experiment_id, run_id, out_dir, build_analyzer, build
     analyzer = build_analyzer(config.privacy.nlp_model) if ds.pii_policy else None
     anonymized, audit = t.anonymize(loaded.frame, config, analyzer, key, client, run_id)
     leak = t.leak_guard(loaded.frame, anonymized, config, client, run_id)
+    fingerprint, source = loaded.fingerprint, loaded.source
     del loaded  # raw rows end here: nothing downstream sees them
     if ds.anonymized_suite is not None:
         t.validate_anonymized(anonymized, ds.anonymized_suite, "anonymized", ds.id_column, gx_context, client, run_id, out_dir)
 
-    from tasks.steps import check_feature_columns
-
     check_feature_columns(anonymized, config)
+    tracking.log_dataset(client, run_id, anonymized, ds.name, source, fingerprint, context="training")
     train, val, test = t.split_data(anonymized, config)
     tracking.log_metrics(client, run_id, {"split.train_rows": len(train), "split.val_rows": len(val), "split.test_rows": len(test)})
-    from tasks.steps import candidate_grid
-
     results = []
     for candidate, params, trial in candidate_grid(config):
         results.append(t.train_candidate(candidate, params, train, val, config, client, run_id, trial))
-    from tasks.steps import pick_best
-
     best = pick_best(results, config.training.primary_metric)
     tracking.set_tags(client, run_id, {"veilflow.best_candidate": best.name})
     logger.info("best candidate %s (%s=%.4f on validation)", best.name, config.training.primary_metric, best.val_metrics[config.training.primary_metric])
@@ -129,7 +125,7 @@ def _train(config, client, experiment_id, run_id, out_dir, build_analyzer, build
     explanation = t.explain(results, best, test, config, client, run_id, out_dir)
     model_uri, model_id = t.log_model(best, train, config, client, run_id, experiment_id)
     decision = t.register_and_gate(
-        best, model_uri, model_id, test, evaluation, explanation, audit, leak, config, client, run_id, out_dir
+        best, model_uri, model_id, test, evaluation, explanation, audit, leak, fingerprint, config, client, run_id, out_dir
     )
     return TrainingResult(
         run_id=run_id,

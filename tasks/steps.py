@@ -256,3 +256,230 @@ def guard_leaks(
         enforce_no_leaks(report, policy.leak_tolerance)
         result["passed"] = True
     return result
+
+
+def positive_column(pred: Any) -> np.ndarray:
+    """Positive-class probabilities from a pyfunc prediction ((n, 2) array/frame, or (n,))."""
+    arr = np.asarray(pred, dtype="float64")
+    return arr[:, 1] if arr.ndim == 2 else arr
+
+
+def evaluate_best(
+    best: CandidateResult, test: pd.DataFrame, config: PipelineConfig, client: MlflowClient, run_id: str, out_dir: Path
+) -> dict[str, Any]:
+    """Held-out metrics with a bootstrap interval, per-slice fairness, robustness, and plots."""
+    from tasks.evaluation import bootstrap_ci, compute_metrics, plot_evaluation, robustness_report, slice_metrics
+    from tasks.training import predict_positive
+
+    ds, primary = config.dataset, config.training.primary_metric
+    y = test[ds.label].to_numpy()
+    probs = predict_positive(best.trained.model, test)
+    metrics = compute_metrics(y, probs)
+    low, high = bootstrap_ci(y, probs, primary, n_boot=1000, seed=config.seed)
+    tracking.log_metrics(client, run_id, {f"test.{k}": v for k, v in metrics.items()})
+    tracking.log_metrics(client, run_id, {f"test.{primary}.ci_low": low, f"test.{primary}.ci_high": high})
+
+    fairness_gap = None
+    slices_table: list[dict[str, Any]] = []
+    groups = sensitive_groups(test, config)
+    if groups is not None:
+        report = slice_metrics(y, probs, groups)
+        fairness_gap = report.max_gap
+        slices_table = report.table.reset_index(names="group").to_dict("records")
+        tracking.log_metrics(client, run_id, report.as_metrics())
+        tracking.log_dict(client, run_id, {"groups": slices_table, "notes": list(report.notes)}, "evaluation/slices.json")
+
+    robustness = robustness_report(
+        lambda f: predict_positive(best.trained.model, f),
+        test[ds.feature_columns],
+        y,
+        ds.numeric_features,
+        ds.text_feature,
+        seed=config.seed,
+        metric=primary,
+    )
+    tracking.log_metrics(
+        client, run_id, {f"robustness.{k}": v for k, v in robustness.items() if isinstance(v, (int, float)) and v is not None}
+    )
+    plots_dir = out_dir / "evaluation"
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    for path in plot_evaluation(y, probs, plots_dir):
+        tracking.log_artifact(client, run_id, path, "evaluation")
+    return {
+        "metrics": metrics,
+        "ci": {"metric": primary, "low": low, "high": high},
+        "fairness_gap": fairness_gap,
+        "slices": slices_table,
+        "robustness": robustness,
+    }
+
+
+def explain_best(
+    results: list[CandidateResult],
+    best: CandidateResult,
+    test: pd.DataFrame,
+    config: PipelineConfig,
+    client: MlflowClient,
+    run_id: str,
+    out_dir: Path,
+) -> dict[str, Any]:
+    """Global importance of the best model (SHAP or Captum) and permutation importance of every candidate."""
+    if not config.explain.enabled:
+        return {"top_features": [], "method": "disabled"}
+    from tasks.explain import explain_global, permutation_importance_table
+
+    ds = config.dataset
+    exp_dir = out_dir / "explain"
+    exp_dir.mkdir(parents=True, exist_ok=True)
+    explanation = explain_global(best.trained, test, exp_dir, sample_rows=config.explain.sample_rows, seed=config.seed)
+    table_path = exp_dir / f"importance_{best.name}.csv"
+    explanation.table.to_csv(table_path, index=False)
+    tracking.log_artifact(client, run_id, table_path, "explain")
+    for plot in explanation.plot_paths:
+        tracking.log_artifact(client, run_id, Path(plot), "explain")
+    tracking.log_metrics(client, run_id, {f"explain.{explanation.method}.seconds": explanation.seconds})
+
+    timings: dict[str, float] = {}
+    for r in results:
+        started = time.perf_counter()
+        perm = permutation_importance_table(
+            r.trained.model, test, test[ds.label].to_numpy(), ds.feature_columns, seed=config.seed
+        )
+        timings[r.name] = time.perf_counter() - started
+        path = exp_dir / f"permutation_{r.name}.csv"
+        perm.to_csv(path, index=False)
+        tracking.log_artifact(client, run_id, path, "explain")
+    tracking.log_metrics(client, run_id, {f"explain.permutation.{k}.seconds": v for k, v in timings.items()})
+    top = explanation.table.head(10).to_dict("records")
+    return {"top_features": top, "method": explanation.method, "seconds": explanation.seconds}
+
+
+def log_best_model(
+    best: CandidateResult, train: pd.DataFrame, config: PipelineConfig, client: MlflowClient, run_id: str, experiment_id: str
+) -> tuple[str, str]:
+    """Log the best candidate as an MLflow model with an anonymized input example; returns (uri, model id)."""
+    example = input_example(train, config)
+    return tracking.log_model(client, run_id, experiment_id, best.trained.model, best.kind, "model", example)
+
+
+def _score_champion(client: MlflowClient, model_name: str, version: str, test: pd.DataFrame, config: PipelineConfig) -> dict[str, float]:
+    import mlflow.pyfunc
+
+    from tasks.evaluation import compute_metrics
+
+    model = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
+    probs = positive_column(model.predict(test[config.dataset.feature_columns]))
+    return compute_metrics(test[config.dataset.label].to_numpy(), probs)
+
+
+def register_and_gate(
+    best: CandidateResult,
+    model_uri: str,
+    model_id: str,
+    test: pd.DataFrame,
+    evaluation: dict[str, Any],
+    explanation: dict[str, Any],
+    audit: dict[str, Any],
+    leak: dict[str, Any],
+    fingerprint: str,
+    config: PipelineConfig,
+    client: MlflowClient,
+    run_id: str,
+    out_dir: Path,
+) -> dict[str, Any]:
+    """Register as `challenger`, evaluate every gate (vs floors and the re-scored champion), promote or reject."""
+    from tasks import registry
+    from tasks.gates import evaluate_gates, run_smoke_test
+    from tasks.model_card import render_model_card
+    from veilflow.provenance import code_version
+
+    name, primary = config.registry.model_name, config.training.primary_metric
+    run = client.get_run(run_id)
+    code = code_version()
+    tags = {
+        "veilflow.data_fingerprint": fingerprint,
+        "veilflow.validation.raw": run.data.tags.get("veilflow.validation.raw", "not-run"),
+        "veilflow.validation.anonymized": run.data.tags.get("veilflow.validation.anonymized", "not-run"),
+        "veilflow.pii_audit": "recorded" if audit.get("columns") is not None else "none",
+        "veilflow.pii_entities_found": audit.get("total_found", 0),
+        "veilflow.leak_guard": "passed" if leak.get("passed") else "failed",
+        "veilflow.code_version": code["commit"],
+        "veilflow.git_dirty": code["dirty"],
+        "veilflow.config_hash": config.config_hash(),
+        "veilflow.candidate": best.name,
+        "veilflow.kind": best.kind,
+        "veilflow.primary_metric": primary,
+        "veilflow.primary_metric_value": f"{evaluation['metrics'][primary]:.6f}",
+    }
+    version = tracking.register_version(client, name, model_uri, run_id, model_id, tags)
+    tracking.set_alias(client, name, registry.CHALLENGER, version)
+    tracking.set_tags(client, run_id, {"veilflow.model_version": version})
+
+    example_path = out_dir / "smoke_example.parquet"
+    input_example(test, config).to_parquet(example_path)
+    tracking_uri = client._tracking_client.tracking_uri
+    smoke = run_smoke_test(f"models:/{name}/{version}", example_path, tracking_uri, config.gates.smoke_latency_ms)
+
+    champion = tracking.get_alias_version(client, name, registry.CHAMPION)
+    champion_metrics = _score_champion(client, name, champion, test, config) if champion else None
+    if champion_metrics:
+        tracking.log_metrics(client, run_id, {f"champion.test.{k}": v for k, v in champion_metrics.items()})
+
+    def decide(champ_metrics: dict[str, float] | None):
+        return evaluate_gates(
+            evaluation["metrics"],
+            champ_metrics,
+            config.gates,
+            primary,
+            fairness_gap=evaluation["fairness_gap"],
+            robustness_drop=evaluation["robustness"].get("max_drop"),
+            leak_passed=bool(leak.get("passed")),
+            smoke=smoke,
+        )
+
+    decision = decide(champion_metrics)
+    promoted, champion_after = False, champion
+    if decision.passed:
+
+        def still_passes(current: str | None) -> bool:
+            nonlocal decision
+            decision = decide(_score_champion(client, name, current, test, config) if current else None)
+            return decision.passed
+
+        promoted, champion_after = registry.promote_if_still_better(client, name, version, champion, still_passes, tracking_uri)
+    failed = [g.name for g in decision.results if not g.passed]
+    outcome = "promoted" if promoted else "rejected"
+    gate_rows = [g.model_dump(mode="json") for g in decision.results]
+    tracking.set_version_tags(
+        client,
+        name,
+        version,
+        {
+            **decision.as_tags(),
+            registry.DECISION_TAG: outcome,
+            "veilflow.gates_passed": str(decision.passed).lower(),
+            "veilflow.failed_gates": ",".join(failed),
+            "veilflow.champion_compared": champion or "none",
+        },
+    )
+    tracking.log_dict(client, run_id, {"decision": outcome, "gates": gate_rows, "summary": decision.summary}, "gates/decision.json")
+    tracking.set_tags(client, run_id, {registry.DECISION_TAG: outcome, "veilflow.failed_gates": ",".join(failed)})
+
+    data_summary = {"fingerprint": fingerprint, "test_rows": len(test), "label": config.dataset.label}
+    top = pd.DataFrame(explanation.get("top_features", []))
+    md, html = render_model_card(
+        name, version, data_summary, evaluation["metrics"], {primary: (evaluation["ci"]["low"], evaluation["ci"]["high"])},
+        pd.DataFrame(evaluation["slices"]), top, decision, audit, {"decision": outcome, "candidate": best.name},
+    )
+    tracking.log_text(client, run_id, md, "model_card/model_card.md")
+    tracking.log_text(client, run_id, html, "model_card/model_card.html")
+    client.update_model_version(name, version, description=md[:4900])
+    log.info("version %s %s (%d gates, %d failed)", version, outcome, len(decision.results), len(failed))
+    return {
+        "version": version,
+        "decision": outcome,
+        "failed_gates": failed,
+        "champion_version": champion_after,
+        "data_fingerprint": fingerprint,
+        "gates": gate_rows,
+    }
