@@ -124,6 +124,16 @@ def _train(config: PipelineConfig, client: Any, experiment_id: str, run_id: str,
     evaluation = t.evaluate(best, test, config, client, run_id, out_dir)
     explanation = t.explain(results, best, test, config, client, run_id, out_dir)
     model_uri, model_id = t.log_model(best, train, config, client, run_id, experiment_id)
+    if not config.registry.register:
+        return TrainingResult(
+            run_id=run_id,
+            experiment_id=experiment_id,
+            model_name=config.registry.model_name,
+            decision="not-registered",
+            primary_metric=config.training.primary_metric,
+            primary_value=evaluation["metrics"][config.training.primary_metric],
+            data_fingerprint=fingerprint,
+        )
     decision = t.register_and_gate(
         best, model_uri, model_id, test, evaluation, explanation, audit, leak, fingerprint, config, client, run_id, out_dir
     )

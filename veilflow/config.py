@@ -114,6 +114,7 @@ class GateConfig(_Frozen):
 class RegistryConfig(_Frozen):
     model_name: str = "veilflow-customers"
     experiment: str = "veilflow-customers"
+    register: bool = Field(default=True, description="register and gate the best model (replays set this false)")
 
 
 class PipelineConfig(_Frozen):
