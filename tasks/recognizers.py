@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
 
 import phonenumbers
 import regex
 from presidio_analyzer import EntityRecognizer, LocalRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
+from spacy.lang.en.stop_words import STOP_WORDS as _SPACY_STOP
 
 
 # Default Presidio recognizers (registry names) that misfire for a US locale or that the
@@ -108,11 +109,11 @@ class LuhnCardRecognizer(LocalRecognizer):
 # --------------------------------------------------------------------------- phone numbers
 
 _PHONE_CANDIDATE = regex.compile(
-    r"(?<![\w.+/:,-])"
+    r"(?<![\w.+/:-])"
     r"(?:(?:\+|00)\d{1,3}[ .-]?)?"  # country code
     r"(?:\(0\)[ .-]?)?"  # the "(0)" trunk prefix of Swiss/German/Swedish numbers
     r"(?:\(\d{1,5}\)[ .-]?)?"  # area code in parentheses
-    r"\d{1,6}(?:[ .-]\d{1,6}){0,5}"
+    r"\d{1,12}(?:[ .-]\d{1,10}){0,5}"
     r"(?:[ ]?(?:x|ext\.?|ext)[ ]?\d{1,6})?"  # extension
     r"(?![\w:/]|[.,-]\d)",
     regex.IGNORECASE,
@@ -129,7 +130,14 @@ _NOT_PHONE_SHAPES = (
     regex.compile(r"^\d{1,2}[-.]\d{1,2}[-.](?:\d{2}|\d{4})$"),  # d-m-y date
     regex.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$"),  # IPv4
     regex.compile(r"^\d{5}-\d{4}$"),  # ZIP+4
+    regex.compile(r"^\d{4,5}-\d{3}$"),  # Portuguese / Brazilian postal codes
 )
+# An identifier label right before a number means it is not a phone, even near "number".
+_ID_CONTEXT = regex.compile(
+    r"(?i)\b(?:licen[cs]e|account|acct|order|invoice|ticket|id|passport|ssn|social security|routing|"
+    r"policy|member|tracking|reference|ref|serial|case|claim|iban|card)\b[^\n]{0,20}$"
+)
+_POSTAL_CONTEXT = regex.compile(r"(?i)\b(?:zip|postal|post ?code|postcode|cep|plz)\b")
 
 
 class InternationalPhoneRecognizer(LocalRecognizer):
@@ -168,6 +176,10 @@ class InternationalPhoneRecognizer(LocalRecognizer):
         if not 7 <= len(digits) <= 15:
             return 0.0
         if any(p.match(cand) for p in _NOT_PHONE_SHAPES) or is_card_number(cand):
+            return 0.0
+        if _POSTAL_CONTEXT.search(text[max(0, start - 25) : start]) or _ID_CONTEXT.search(
+            text[max(0, start - 40) : start]
+        ):
             return 0.0
         international = cand.startswith(("+", "00"))
         formatted = international or "(" in cand or bool(regex.search(r"\d[ .-]\d", main))
@@ -251,9 +263,10 @@ _COUNTRIES = (
     "Indonesia|Philippines|Thailand|Vietnam|Australia|New Zealand|Saudi Arabia|United Arab Emirates|"
     "UAE|Qatar|Kuwait|Iran|Iraq"
 )
+_COUNTRY_WORDS = frozenset(w for c in _COUNTRIES.replace("\\", "").split("|") for w in regex.findall(r"\p{L}{2,}", c))
 _UNIT = r"(?i:apt|apartment|suite|ste|unit|flat|room|rm|floor|fl|bldg|building|box|no|\#)\.?[ ]?\#?\d{1,6}[A-Za-z]?\b"
 _MILITARY_TAIL = r"(?i:apo|fpo|dpo)[ ](?i:aa|ae|ap)[ ]\d{5}\b"
-_ZIP = r"(?:\d{5}(?:-\d{3,4})?|\d{4}(?:[ ]\p{Lu}{2})?|\d{3}[ ]\d{2}|\p{Lu}{1,2}\d[\p{Lu}\d]?[ ]\d\p{Lu}{2})(?![\w-])"
+_ZIP = r"(?:\d{5}(?:-\d{3,4})?|\d{4}(?:[ ]\p{Lu}{2})?|\d{3}[ ]\d{2}|\p{Lu}{1,2}\d[\p{Lu}\d]?[ ]\d\p{Lu}{2})(?![\w-]|[ .]\d)"
 _STATE = r"\p{Lu}{2,3}(?![\w'’-])"
 _CITY_WORD = rf"(?:{_CAP}|\({_CAP}(?:[ ]{_CAP})*\))"
 _CITY = rf"{_CITY_WORD}(?:[ -](?:{_CITY_WORD}|{_PARTICLE}(?=[ -]\p{{Lu}})))*"
@@ -410,35 +423,66 @@ def _trim_end(text: str, start: int, end: int) -> int:
 # --------------------------------------------------------------------------- person names
 
 _TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Lady|Lord|Rev|Fr|Capt|Sgt|Mme|Mlle|Herr|Frau|Sr|Sra|Srta)"
-_NAME_WORD = rf"(?:\p{{Lu}}[{_L}'’-]+|\p{{Lu}}\.)"
+_NAME_WORD = rf"(?:\p{{Lu}}[{_L}'’-]+|\p{{Lu}}\.?)"
+# Capitalized words that are never part of a person's name: sentence starters, form
+# labels, organisation and street words.
 _NAME_STOP = frozenset(
-    "Suite Apt Street Road Avenue The And I Is Was Are Has Have Will Would Please Thanks Thank "
-    "From With For To At In On Of By Mobile Phone Desk Fax Email Address Name Card Company Inc "
-    "Ltd LLC Corp University Hospital Bank My Your Our Their His Her Dear Hello Hi Yes No".split()
+    """
+    Suite Apt Street St Road Rd Avenue Ave Lane Drive Court Way Place Square Box Unit The And I
+    Is Was Are Has Have Will Would Please Thanks Thank From With For To At In On Of By Mobile
+    Phone Desk Fax Email E-mail Address Name Card Company Inc Inc. Ltd LLC Corp Corporation Co
+    Group Bank Systems Technologies Technology Solutions Software Agency Services Consulting
+    Partners Associates University College Institute Hospital Foundation Insurance Transit
+    Research Traffic Labs Analytics Media Capital Holdings Markets Global International
+    Incorporated PLC GmbH AG SA Network Networks Data Energy Health Financial Management
+    Marketing Communications Industries Enterprises Ventures My Your Our Their His Her Dear
+    Hello Hi Yes No Not Mr Mrs Ms Dr Prof Sir Monday Tuesday Wednesday Thursday Friday
+    Saturday Sunday January February March April May June July August September October
+    November December Bot User Customer Agent Answer Question Website Info Personal Billing
+    Shipping Zip Postal Code Apartment Floor Room North South East West New Old Saint San
+    Santa Fort Mount Lake Port Cape City County State Republic Kingdom United Union Airport
+    Station Park Hill Tower Center Centre Church Club Hotel Restaurant School Street
+    """.split()
+)
+_NAME_SUFFIXES = frozenset("Jr Jr. Sr Sr. II III IV PhD MD DDS DVM Esq Esq.".split())
+_SURNAME_SHAPE = regex.compile(
+    r"^\p{Lu}\p{Ll}{2,}(?:sson|son|sen|dóttir|dottir|ov|ova|ev|eva|ovich|ovna|evich|evna|enko|"
+    r"ski|ska|cki|cka|wicz|vić|vic|ić|escu|poulos|opoulou|akis|idis|ides|yan|nen|berg|ström|"
+    r"qvist|kvist|gaard|gård|mann|stein|baum|feld|ez|oglu|oğlu|shvili|dze|czyk|czak|chuk|uk|"
+    r"ová|ský|ská|ovský|ovská)$"
+)
+# Capitalized English words and place names with a surname-like ending.
+_SURNAME_SHAPE_STOP = frozenset(
+    """
+    Person Persons Reason Season Lesson Poison Prison Comparison Unison Venison Treason Liaison
+    Crimson Bison Arson Garrison Chosen Essen Kiev Alaska Nebraska Moldova Heidelberg Nuremberg
+    Liechtenstein Frankenstein Iceberg Casanova Facebook Outlook Madison Jefferson Edison
+    Anderson Dickson Mission Session Lessons Reasons Seasons Golden Wooden Sudden Hidden Listen
+    Often Women Children Garden Dozen Citizen Kitchen Chicken Written Broken Chosen Given Frozen
+    """.split()
 )
 _TITLED_NAME = regex.compile(
     rf"(?<![\p{{L}}\d][ ])\b{_TITLE}\.?[ ]+(?P<name>{_NAME_WORD}(?:[ ]{_NAME_WORD}){{0,3}})"
 )
 _CUE_NAME = regex.compile(
-    rf"(?i:\b(?:my name is|name is|name's|name:|named|called|signed|sincerely,|regards,|dear|"
+    rf"(?i:\b(?:my name is|name is|name's|name:|named|called|call me|signed|sincerely,|regards,|dear|"
     rf"directed by:?|written by:?|contact person:?|last name\??|first name\??|surname\??|full name:?|"
     rf"this is|i am|i'm|hi|hello|thanks|thank you,?|attn:?|attention:?|patient:?|customer:?|"
-    rf"cardholder:?|from:|to:|cc:))[ \t]*\n?[ \t]*(?P<name>{_NAME_WORD}(?:[ ]{_NAME_WORD}){{0,3}})"
-)
-_LOWER_CUE_NAME = regex.compile(
-    rf"\b(?:my name is|name is|name:|called|named|last name\??|first name\??)[ \t]*\n?[ \t]*"
-    rf"(?P<name>[{_L}][{_L}'’-]+(?:[ ][{_L}][{_L}'’-]*){{0,2}})"
+    rf"cardholder:?|speak to|ask for))[ \t]*\n?[ \t]*(?P<name>{_NAME_WORD}(?:[ ]{_NAME_WORD}){{0,3}})"
 )
 _TOKEN = regex.compile(rf"[{_L}][{_L}'’-]*\.?")
+_SENTENCE_START = regex.compile(r"(?:^|[.!?:;\n>\"“(]\s*|\?\?\?\s*)$")
 
 
 class PersonNameRecognizer(LocalRecognizer):
     """Person names the small NER model misses.
 
-    Three general signals: a courtesy title (Mr., Mrs., Dr. ...) followed by capitalized
-    words; a cue phrase ("my name is", "Name:", "Dear", "signed") followed by
-    capitalized words; and a first name from a built-in multicultural list followed by an
-    optional initial and a capitalized surname (also in all-lowercase notes). The title
+    General signals only: a courtesy title (Mr., Mrs., Dr. ...) followed by capitalized
+    words; a cue phrase ("my name is", "Name:", "Dear", "call me") followed by capitalized
+    words; and runs of name-like tokens containing a known given name (built-in
+    multicultural list plus the US Census list), a known surname (US Census list) or a
+    surname-shaped word (-son, -sen, -ov(a), -ski, -wicz, -vić, -nen, -dóttir ...). In
+    all-lowercase notes only known, unambiguous given names start a name. The title
     itself is not part of the span.
     """
 
@@ -462,46 +506,98 @@ class PersonNameRecognizer(LocalRecognizer):
                 results.append(_result("PERSON", s, e, 0.85, self))
         for m in _CUE_NAME.finditer(text):
             s, e = _trim_name(text, m.start("name"), m.end("name"))
-            if e > s and text[s:e] not in _NAME_STOP:
+            if e > s:
                 results.append(_result("PERSON", s, e, 0.6, self))
-        lowercase_text = text == text.lower()
-        if lowercase_text:
-            for m in _LOWER_CUE_NAME.finditer(text):
-                results.append(_result("PERSON", m.start("name"), m.end("name"), 0.6, self))
-        results += self._gazetteer(text, lowercase_text)
+        results += self._name_runs(text, nlp_artifacts)
         return results
 
-    def _gazetteer(self, text: str, lowercase_text: bool) -> list[RecognizerResult]:
+    def _name_runs(self, text: str, nlp_artifacts: NlpArtifacts | None) -> list[RecognizerResult]:
+        lowercase_text = text == text.lower()
         tokens = list(_TOKEN.finditer(text))
+        pos_by_start = _pos_tags(nlp_artifacts)
         results = []
         i = 0
         while i < len(tokens):
-            tok = tokens[i].group().rstrip(".")
-            capitalized = tok[:1].isupper() and not tok.isupper()
-            if tok.lower() in FIRST_NAMES and (capitalized or (lowercase_text and len(tok) > 2)):
-                start, end = tokens[i].start(), tokens[i].start() + len(tok)
-                j = i + 1
-                parts = 0
-                while j < len(tokens) and parts < 3:
-                    gap = text[end : tokens[j].start()]
-                    nxt = tokens[j].group()
-                    if gap not in (" ", "  "):
-                        break
-                    if lowercase_text:
-                        ok = len(nxt) == 1 or (len(nxt) > 1 and nxt.rstrip(".").isalpha() and nxt.lower() not in _COMMON_WORDS)
-                    else:
-                        ok = nxt[:1].isupper() and nxt.rstrip(".") not in _NAME_STOP and nxt.rstrip(".") not in _CITY_STOP
-                    if not ok:
-                        break
-                    end = tokens[j].start() + len(nxt.rstrip(".")) if not regex.fullmatch(r"\p{L}\.", nxt) else tokens[j].end()
-                    parts += 1
-                    j += 1
-                score = 0.7 if parts else 0.5
-                results.append(_result("PERSON", start, end, score, self))
-                i = j
-            else:
+            run = [i]
+            j = i + 1
+            while j < len(tokens) and len(run) < 5 and text[tokens[j - 1].end() : tokens[j].start()] in (" ", "  "):
+                run.append(j)
+                j += 1
+            kinds = [_token_kind(text, tokens[k], lowercase_text, pos_by_start) for k in run]
+            # Cut the run at the first token that cannot be part of a name.
+            cut = next((n for n, kind in enumerate(kinds) if kind == "stop"), len(kinds))
+            kinds = kinds[:cut]
+            if not kinds:
                 i += 1
+                continue
+            anchors = [n for n, kind in enumerate(kinds) if kind in ("first", "surname", "shape")]
+            if not anchors:
+                i += 1
+                continue
+            if lowercase_text:
+                # Lowercase notes: a known given name plus at most two following words.
+                if kinds[0] != "first":
+                    i += 1
+                    continue
+                kinds = kinds[: 1 + sum(1 for _ in itertools.takewhile(lambda k: k == "cap", kinds[1:3]))]
+            last = len(kinds)
+            first_tok, last_tok = tokens[run[0]], tokens[run[last - 1]]
+            start, end = first_tok.start(), last_tok.end()
+            if text[end - 1] == "." and not regex.fullmatch(r"\p{Lu}\.", last_tok.group()) and last_tok.group() not in _NAME_SUFFIXES:
+                end -= 1
+            if last == 1:
+                only = kinds[0]
+                word = first_tok.group().rstrip(".")
+                if only == "first" and word.lower() in AMBIGUOUS_FIRST_NAMES and _SENTENCE_START.search(text[: first_tok.start()]):
+                    i += 1
+                    continue
+                score = {"first": 0.5, "surname": 0.45, "shape": 0.45}.get(only, 0.0)
+                if len(word) < 3 or score == 0.0:
+                    i += 1
+                    continue
+            else:
+                score = 0.7
+            results.append(_result("PERSON", start, end, score, self))
+            i = run[last - 1] + 1
         return results
+
+
+def _pos_tags(nlp_artifacts: NlpArtifacts | None) -> dict[int, str]:
+    """Map token start offsets to coarse POS tags (empty without a tagging pipeline)."""
+    if nlp_artifacts is None or nlp_artifacts.tokens is None:
+        return {}
+    return {t.idx: t.pos_ for t in nlp_artifacts.tokens if t.pos_}
+
+
+_NON_NAME_POS = frozenset({"VERB", "AUX", "ADP", "DET", "PRON", "CCONJ", "SCONJ", "PART", "NUM", "PUNCT", "ADV"})
+
+
+def _token_kind(text: str, tok: regex.Match, lowercase_text: bool, pos_by_start: dict[int, str]) -> str:
+    """Classify one word token: first / surname / shape / cap / stop."""
+    word = tok.group()
+    bare = word.rstrip(".")
+    low = bare.lower()
+    if lowercase_text:
+        if low in _COMMON_WORDS or low in _SPACY_STOP or pos_by_start.get(tok.start()) in _NON_NAME_POS:
+            return "stop"
+        if low in FIRST_NAMES and low not in AMBIGUOUS_FIRST_NAMES and len(low) > 2:
+            return "first"
+        return "cap" if len(bare) > 1 else "stop"
+    if bare in _NAME_STOP or bare in _CITY_STOP or bare in _COUNTRY_WORDS:
+        return "stop"
+    if word in _NAME_SUFFIXES:
+        return "cap"
+    if regex.fullmatch(r"\p{Lu}\.?", word):
+        return "cap"  # a middle initial
+    if not (bare[:1].isupper() and not bare.isupper()):
+        return "stop"
+    if low in FIRST_NAMES:
+        return "first"
+    if low in SURNAMES:
+        return "surname"
+    if _SURNAME_SHAPE.match(bare) and bare not in _SURNAME_SHAPE_STOP:
+        return "shape"
+    return "cap"
 
 
 def _trim_name(text: str, start: int, end: int) -> tuple[int, int]:
@@ -519,13 +615,14 @@ def _trim_name(text: str, start: int, end: int) -> tuple[int, int]:
     return start, keep_end
 
 
-# Frequent English words that are also given names: in lowercase notes they are not names.
+# Frequent English words: in lowercase notes they end a name.
 _COMMON_WORDS = frozenset(
     "a an the and or but if so to of in on at by for from with as is are was were be been am i me my "
     "we us our you your he him his she her it its they them their this that these those here there "
     "what who how why when where which will would can could should may might must shall do does did "
     "have has had not no yes please thanks thank hello hi dear call phone number card address street "
-    "lives live at moved new old address name last first middle".split()
+    "lives live at moved new old name last first middle mobile desk fax email e-mail website office "
+    "info personal nurse director manager engineer teacher driver clerk".split()
 )
 
 
@@ -559,7 +656,8 @@ def filter_false_positives(text: str, results: list[RecognizerResult]) -> list[R
     is a bare digit string (other than a 4-digit year 1900-2099), has no digit and no
     month/weekday name ("next week", "36 years"), or overlaps a phone/card/SSN/IBAN/IP/
     address hit is dropped. URL hits inside an e-mail address hit are dropped (the e-mail
-    already covers them).
+    already covers them), and so are PHONE_NUMBER hits without "+"/"(" lying inside a street
+    address (house-number pairs such as "3536 1659 Hoog St").
 
     Args:
         text: The analyzed text.
@@ -570,8 +668,16 @@ def filter_false_positives(text: str, results: list[RecognizerResult]) -> list[R
     """
     blockers = [r for r in results if r.entity_type in _NOT_DATE_ENTITIES]
     emails = [r for r in results if r.entity_type == "EMAIL_ADDRESS"]
+    addresses = [r for r in results if r.entity_type == ADDRESS_ENTITY]
     kept = []
     for r in results:
+        if (
+            r.entity_type == "PHONE_NUMBER"
+            and not text[r.start : r.end].startswith(("+", "("))
+            and any(a.start <= r.start and r.end <= a.end for a in addresses)
+        ):
+            # A digit pair inside a street address is a house number, not a phone.
+            continue
         if r.entity_type == "DATE_TIME":
             value = text[r.start : r.end]
             compact = regex.sub(r"[\s,.]", "", value)
@@ -639,8 +745,97 @@ def merge_adjacent_spans(text: str, results: list[RecognizerResult]) -> list[Rec
     return others + merged
 
 
+_NAME_LINE = regex.compile(
+    rf"^[ \t>?]*(?:[\p{{L}} ]{{1,30}}:[ \t]*)?(?P<name>(?:{_NAME_WORD}|[{_L}]+)(?:[ ]{{1,2}}(?:{_NAME_WORD}|[{_L}]+\.?)){{1,3}})[ \t]*$"
+)
+
+
+def _addressee_names(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """PERSON results for the name line heading a letter-style address block.
+
+    In "Jane Doe\nAcme Corp\n12 Main St ..." the top line of the (up to 3) lines right
+    above a street address that starts a line is the addressee, when it is shaped like a
+    name (2-4 words, no digits, no organisation words). Repeats of that line are marked too.
+    """
+    found: list[RecognizerResult] = []
+    for addr in results:
+        if addr.entity_type != ADDRESS_ENTITY:
+            continue
+        line_start = text.rfind("\n", 0, addr.start) + 1
+        if text[line_start : addr.start].strip(" \t>?") and not text[line_start : addr.start].rstrip().endswith(":"):
+            continue
+        above = text[:line_start].rstrip("\n").split("\n")
+        block = [ln for ln in above[-5:] if ln.strip(" \t>?")][-3:]
+        if not block or any(ln.rstrip().endswith(":") for ln in block):
+            continue
+        m = _NAME_LINE.match(block[0])
+        if not m:
+            continue
+        words = m.group("name").split()
+        if any(w.rstrip(".") in _NAME_STOP or w.rstrip(".").lower() in _COMMON_WORDS for w in words):
+            continue
+        name = m.group("name")
+        for occ in regex.finditer(rf"(?<![\p{{L}}]){regex.escape(name)}(?![\p{{L}}])", text[:addr.start]):
+            found.append(
+                RecognizerResult("PERSON", occ.start(), occ.end(), 0.5, recognition_metadata={
+                    RecognizerResult.RECOGNIZER_NAME_KEY: "AddresseeLine"})
+            )
+    return found
+
+
+def propagate_person_names(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """Mark later mentions of a detected person's name parts ("Jane Doe ... Doe said").
+
+    Each capitalized part (3+ letters, not a stop word) of a PERSON span becomes a PERSON
+    hit wherever it appears on its own. PERSON hits inside a street address (street names
+    such as "Kimberly Way") are dropped unless they came from a courtesy title.
+
+    Args:
+        text: The analyzed text.
+        results: Analyzer results for ``text`` (not mutated).
+
+    Returns:
+        The results plus the propagated mentions.
+    """
+    addresses = [r for r in results if r.entity_type == ADDRESS_ENTITY]
+    out = [
+        r
+        for r in results
+        if not (
+            r.entity_type == "PERSON"
+            and r.score < 0.85
+            and any(a.start <= r.start and r.end <= a.end for a in addresses)
+        )
+    ]
+    out += [
+        r for r in _addressee_names(text, results)
+        if not any(o.entity_type == "PERSON" and o.start <= r.start and r.end <= o.end for o in out)
+    ]
+    persons = [r for r in out if r.entity_type == "PERSON"]
+    parts = {
+        w
+        for r in persons
+        for w in regex.findall(rf"[{_L}][{_L}'’-]+", text[r.start : r.end])
+        if len(w) >= 3 and w[:1].isupper() and w not in _NAME_STOP and w not in _CITY_STOP
+    }
+    for part in parts:
+        for m in regex.finditer(rf"(?<![\p{{L}}\p{{M}}]){regex.escape(part)}(?![\p{{L}}\p{{M}}])", text):
+            if any(m.start() < r.end and r.start < m.end() for r in out if r.entity_type in ("PERSON", ADDRESS_ENTITY)):
+                continue
+            hit = RecognizerResult(
+                "PERSON", m.start(), m.end(), 0.5,
+                recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: "PersonNamePropagation"},
+            )
+            out.append(hit)
+    return out
+
+
 def postprocess_results(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
-    """Apply veilflow's post-processing: ``filter_false_positives`` then ``merge_adjacent_spans``.
+    """Apply all of veilflow's post-processing, in order.
+
+    ``filter_false_positives`` (DATE_TIME on digit strings, house-number "phones", URLs
+    inside e-mails), ``propagate_person_names`` (addressee lines, repeated name parts,
+    no street names as persons), then ``merge_adjacent_spans`` (one span per address).
 
     Args:
         text: The analyzed text.
@@ -649,7 +844,8 @@ def postprocess_results(text: str, results: list[RecognizerResult]) -> list[Reco
     Returns:
         The cleaned result list.
     """
-    return merge_adjacent_spans(text, filter_false_positives(text, results))
+    cleaned = filter_false_positives(text, results)
+    return merge_adjacent_spans(text, propagate_person_names(text, cleaned))
 
 
 # --------------------------------------------------------------------------- factory
@@ -680,110 +876,428 @@ def build_custom_recognizers(locale: str = "US") -> list[EntityRecognizer]:
     ]
 
 
-# A multicultural list of common given names (written for veilflow from general knowledge;
-# no third-party list copied). Given names that are also frequent English words or place
-# names (Will, May, Grace, Jordan, Paris ...) are left out: they would fire on ordinary text.
+# --------------------------------------------------------------------------- name lists
+
+
+# Given names: the US Census Bureau 1990 first-name lists (public domain; names with a
+# frequency of at least 0.005 %) plus a multicultural list written for veilflow.
+# Names that are English words or place names (Will, May, Grace, Paris ...) are left out.
 FIRST_NAMES: frozenset[str] = frozenset(
     """
-    aada aaliyah aaron abdullah abebe abena abigail adaeze adalynn adam adela adeline aditya adrian
-    adriana adrián adéla afonso agathe agnes agnieszka ahmad ahmed aikaterini aino aisha aishwarya
-    aivars akhmed akiko akira akosua alain alan alba albert alberto aldo alejandra alejandro
-    aleksandr aleksandra aleksi alena alessandro alessia alexa alexander alexandra alexandre
-    alexandru alexei alexey alexis alfie alice alina allison alva alvaro alyssa amanda amandine
-    amara amelia amina aminat amit amy anais ananya anastasia anaïs anders andre andrea andreas
-    andreea andrei andres andrew andrey andris andrzej andré andrés anette angeliki angelo angus anh
-    anil anita anja anjali anke ann anna annabelle anne anneli annemieke annika anthony antoine
-    anton antonella antonia antonio  aoi aoife apolline archie aria ariana arianna ariel arjen
-    arjun arne arsen artem arthur arturo arun arya ashley aslan aslanbek astrid athanasios athena
-    attila aubrey audrey aurelie aurélie ava axel azamat baiba balazs balázs baptiste barbara
-    barbora barry bartosz bas beata beatrice beatriz bella bence benedikt benjamin benoit benoît
-    bernard bernd betty beverly bilal billy birgit birgitta bjorn bjørn bogdan bolesław 
-    boris  bożena bram brandon brenda brian brianna bridget brielle brigitte britt brittany
-    bruce bruna bryan  caleb callum camila camilla camille capucine carl carlo carlos carmela
-    carmen carolina caroline carolyn catarina caterina catherine celine chantal charles charlie chen
-    cheryl chiara chidi chioma  chloe chloé christina christine christophe christopher christos
-    chukwuemeka cian ciara claire clara claudia claudio clemence clement clive clémence clément
-    colin colleen connor conor constantin cora cristian cristina csaba cynthia czesław céline daan
-    dace daiki daniel daniela danielle danuta daria dario darius dariusz darren darya david davide
-    dawid deborah debra declan deepa deepak delilah delphine denise derek despina diana diane didier
-    diego dieter dimitar dimitra dimitrios diogo dirk divya dmitri dmitry dolores domenico dominik
-    dominique donald donna dora doris dorota dorothy douglas dragan dragana duarte duncan dusan
-    dušan dylan dóra ebba edgars edith edoardo eduardo edward eetu egle einar eino eirik ekaterina
-    eleanor elena eleni eliana elias elijah eline elisa elise eliza elizabeth ella elodie elsa
-    elzbieta elżbieta emanuele emeka emery emil emilia emiliano emilie emily emma enrico enrique
-    enzo eoin eric erik erika erzsebet erzsébet esme espen esther eszter ethan eugene evan evangelos
-    eveliina evelyn everly evgeny evie ewa fabian fabio fadi fatima federica federico femi femke
-    feng ferenc fernanda fernando filip finn fiona fleur florian florin folake franc frances
-    francesca francesco francisca francisco francois francoise françois françoise freddie frederic
-    fredrik freja freya frieda frédéric gabor gabriel gabriela gabriele gabriella galina ganesh gary
-    gemma gennady george georgi georgios gerald gerhard gerrit gheorghe gianluca gianna gilles
-    ginevra giorgia giorgio giorgos giovanna giovanni gisela gita giulia giuseppe giuseppina gloria
-    goncalo gonzalo gonçalo goran gordon graham grazyna grażyna gregory greta grzegorz guadalupe
-    gudrun guenter guillaume gunnar gustav gustavo guðrún gábor günter haakon hadley haile hailey
-    halina halvor hamish hamza hana hanna hannah  hans hao harold harriet harry haruka haruto
-    hassan heather hege heike heikki heinz helen helene helga helgi helmi helmut hendrik henrik
-    henrique henry henryk herve hervé hina hiroki hiroshi horst hristo huda huong hussein håkon
-    hélène ian ibrahim ichiro ieva ignacio igor iida ilona ilse ilya ilze imogen indrek ines inese
-    ingrid inès inês ioana ioannis ion irena irene irina irini isaac isabel isabella isabelle isak
-    isla istvan istván ivan ivana iván jaan jack jacob jacqueline jadwiga jakob jakub james jana
-    janet janez janice janina janis janne janneke janos janusz jari jaroslav jaroslava jasmine jason
-    javier jean jeffrey jelena jennifer jens jeremy jeroen jerome jerry  jesse jessica jesus
-    jesús ji-hoon ji-woo jian jie jiri jiří joan joana joanna joao joaquin joaquín jocelyn joe johan
-    johanna johannes john johnny jolanta jon jonas jonathan joonas joost jorge jorgen jose josef
-    josefa joseph josephine joshua josip josé joyce jozef jozsef joão juan judit judith judy juergen
-    juha juho jukka jules julia julian juliana julie julien juliette jun jurgita juris justyna ján
-    jános jérôme jón józef józsef jørgen jürgen jānis kadri kalle kamil karel karen karim karin karl
-    karolina kasper katalin katarzyna katerina kateřina katherine kathleen kathryn katja katrin
-    kavita kayla kaylee kazimierz kazuki keiko keith kelly kenji kenneth kenta kersti kerstin kerttu
-    kevin khalid khloe kimberly kinsley kiran kirill klara klaus klára knut koen kofi kojo
-    konstantin konstantinos kostas krishna kristaps kristian kristiina kristin kristyna kristín
-    kristýna krisztina krystyna krzysztof ksenia kwame kyle kylie kyoko ladislav laetitia laima
-    lakshmi larisa larissa larry lars laszlo laura lauren laurent lauri lawrence  lea leena
-    leevi leila leilani lena lene lenka leo leon leonardo leonor leszek leticia letícia leyla liam
-    liis liliana linda linh linnea lisa logan lorenz lorenzo lori lotte louis louise luca lucas
-    lucia luciano lucie lucy lucía   ludovica ludvig luigi luis luisa luka lukas
-    lukasz luke lukáš luuk luís luísa lydia lyla lyudmila lászló léa léo maarja maarten maciej
-    mackenzie madeline madelyn madina mads maeve magdalena magnus magnús magomed mahmoud maja makoto
-    malcolm malgorzata malin manfred manoj manon mantas manuel marat marcin marco marek margaret
-    margareta margarida margaux margit margus maria mariam mariana marie marieke marija mariko
-    marilyn marina mario marit mariusz marja marketa markku marko markus markéta marlene marta
-    martha martim martin martina martine martins mary maryam maría massimo  mateo mateusz
-    mathieu mathilda mathilde matias matilda matilde matteo matthew matthias matti matías matěj
-    maurizio maxim maxime maximilian maya małgorzata meera megan melanie melissa mercedes  mia
-    michael michaela michail michal michał michel michele michelle miguel mihai mikael mikhail mikko
-    mila milan milica millie min-jun ming minh minna mirjam mirjana miroslav mirosław misaki mohamed
-    mohammed mohan mojca monika monique montserrat moritz morten muhammad murat mustafa mária
-    mélanie mārtiņš nabil nadezhda nancy naoko naomi natalia natalie natalya nathalie nathan neha
-    neil nejc nenad nevaeh ngozi nguyen niall niamh nicholas nicolae nicolas nicole nicolás niels
-    nigel niklas nikola nikolai nikolaos nikos nils  nisha nkechi noah noemi noemie noor nora
-    norah nour noémie nuno nuria núria obinna océane oksana olafur oleg olga oliver olivia olivier
-    oliwia olof oluwaseun omar ondrej ondřej onni orla oscar oskar oskari otto owen pablo paivi
-    pamela panagiotis paola paolo pascal patricia patrick paul paula paulina pauline paulo pavel
-    pawel paweł pedro pekka penelope petar peter petr petra petri philip philipp philippe phoebe pia
-    pierre pieter pietro pihla pilar piotr piret polina pooja poppy prakash priit priya przemysław
-    päivi péter quentin rachel radek radha raelynn rafael ragnhild rahul raj rajesh ralph raluca
-    ramesh rami ramon ramzan ramón randi randy rania raphael raphaël raquel rasa rasmus raul ravi
-    raymond raúl rebecca reem reka rekha remco renata renate ricardo riccardo richard riitta rinat
-    rita robert roberto rocio rocío rodrigo roger rohan roisin rolf romain roman ronald ronan rosa
-    roy ruben rubén rui ruslan russell rustam ruth ruud ryan rylee ryszard réka sabine sachiko sadie
-    saga sakura salma salvatore samantha samir  samuel sander sandor sandra sandrine sanjay
-    sanna sanne santiago saoirse sarah  satoshi scott sean sebastian sebastien sebastián segun
-    selma sem seo-yeon sergei sergey sergio shamil shane shannon sharon shirley shota shreya sigrid
-    sigridur sigríður sigurd sigurdur sigurður siiri silje silke silvia simone sinead siobhan sita
-    sjoerd snežana sofia sofía solveig sonia sophia sophie soren spyridon srinivas stanislav
-    stanislaw stanisław stefan stefanie stefano stefán steinar stephane stephanie stephen steven
-    stijn stoyan stuart stéphane stéphanie sunil sunita suresh susan susanne sven svetlana swati
-    sylvie szymon sándor sébastien søren tadeusz takashi takumi tamas tamás tariq taro tatiana
-    tatyana teresa tereza terry tesfaye thanh theo theresa thiago thierry thijs thomas théo tiago
-    tibor tiina tiiu tim timo timothy timur tobias toby todor tomas tomasz tomislav tommaso tomoko
-     tomás tomáš tone toomas  tove trevor triin trond tuan tunde tuomas tuula tyler
-    tõnu ursula urszula uwe vaclav vadim vaino valentina valerie valérie vasco vasile vasileios
-    vasiliki veeti venkat venla vera veronika veronique verónica vesna vicente vijay vikram viktor
-    viktoria ville vincent vincenzo virginie vitaly vivian vladimir vojtech vojtěch vytautas václav
-    väinö véronique věra waldemar walid walter wanda wei werner weronika wiesław wiktoria willem
-    william willie wilma wojciech wolfgang wouter ximena yang yannis yasmin yevgeny yoko youssef yui
-    yuki yuko yulia yumiko yuri yusuf yusuke yves zachary zainab zane  zaur zbigniew zdenek
-    zdeněk zdzisław ziga zoey zofia zoltan zoltán zoran zsolt zsuzsanna zsófia zuzana zuzanna ádám
-    ágnes álvaro ángel élise élodie émilie éric éva ólafur óscar þór ľubomír łukasz štefan žiga
+    aada aaliyah aaron abbie abby abdul abdullah abe abebe abel abena abigail abraham abram ada
+    adaeze adalberto adalynn adam adan addie adela adelaide adele adelina adeline adell aditya
+    adolfo adolph adrian adriana adrianne adrienne adrián adéla afonso agatha agathe agnes agnieszka
+    agustin ahmad ahmed aida aikaterini aileen aimee aino aisha aishwarya aivars akhmed akiko akira
+    akosua al alain alaina alan alana alba albert alberta alberto alden aldo alec alecia alejandra
+    alejandro aleksandr aleksandra aleksi alena alene alessandro alessia aletha alex alexa alexander
+    alexandra alexandre alexandria alexandru alexei alexey alexis alfie alfonso alfonzo alfred
+    alfreda alfredo ali alice alicia alina aline alisa alisha alison alissa allan allen allene allie
+    allison allyson alma alonzo alphonse alphonso alta althea alton alva alvaro alvin alvina alyce
+    alyson alyssa amado amalia amanda amandine amara amber amelia amie amina aminat amit amos amparo
+    amy ana anais ananya anastasia anaïs anders anderson andra andre andrea andreas andreea andrei
+    andres andrew andrey andria andris andrzej andré andrés andy anette angel angela angelia
+    angelica angeliki angelina angeline angelique angelita angelo angie angus anh anibal anil anissa
+    anita anja anjali anke ann anna annabelle annamarie anne anneli annemarie annemieke annetta
+    annette annie annika annmarie anthony antionette antoine antoinette anton antone antonella
+    antonette antonia antonio antony antwan aoi aoife apolline araceli archie aretha aria ariana
+    arianna ariel arjen arjun arleen arlene arline armand armando arne arnold arnulfo aron arron
+    arsen artem arthur arturo arun arya ashlee ashleigh ashley asia aslan aslanbek astrid athanasios
+    athena attila aubrey audra audrey augusta augustine augustus aura aurelia aurelie aurelio aurora
+    aurélie autumn ava avery avis axel azamat baiba balazs balázs baptiste barb barbara barbora
+    barbra barney barrett barry bart barton bartosz bas basil beata beatrice beatriz beau becky
+    belen belinda bella belle belva ben bence benedikt benita benito benjamin bennett bennie benny
+    benoit benoît bernadette bernadine bernard bernardo bernd bernice bernie berniece berry bert
+    berta bertha bertie bertram beryl bess bessie beth bethany betsy bette bettie bettina betty
+    bettye beulah beverley beverly bianca bilal billie billy birdie birgit birgitta bjorn bjørn
+    blaine blair blake blanca blanche bo bob bobbi bobbie bobby bogdan bolesław bonita bonnie booker
+    boris boyd bożena brad bradford bradley bradly brady bram branden brandi brandie brandon brandy
+    brant breanna brenda brendan brendon brenna brent brenton bret brett brian briana brianna
+    brianne brice bridget bridgett bridgette brielle brigitte britney britt brittany brittney brock
+    brooke brooks bruce bruna bruno bryan bryant bryce bryon bud buddy buford burl burt burton byron
+    caitlin caleb callie callum calvin cameron camila camilla camille candace candi candice candida
+    candy capucine cara caren carey cari caridad carissa carl carla carlene carlo carlos carlton
+    carly carmel carmela carmelita carmella carmelo carmen carmine carol carole caroline carolyn
+    carrie carrol carroll carson carter cary caryn casandra casey cassandra cassie catalina catarina
+    caterina catharine catherine cathleen cathrine cathryn cathy catrina cecelia cecil cecile
+    cecilia cedric celeste celestine celia celina celine cesar chad chadwick chandra chanel chang
+    chantal chantel charla charleen charlene charles charley charlie charline charmaine chase
+    chasity chauncey chelsea chelsey chen cheri cherie cherry cheryl chester chet chi chiara chidi
+    chioma chiquita chloe chloé chong chris christa christal christen christi christian christie
+    christin christina christine christoper christophe christopher christos christy chrystal chuck
+    chukwuemeka chung cian ciara cindi cindy clair claire clara clare clarence clarice clarissa
+    clark claude claudette claudia claudine claudio clay clayton clemence clement clementine cleo
+    cletus cliff clifford clifton clint clinton clive clyde clémence clément cody colby cole coleen
+    coleman colette colin colleen collette collin columbus concepcion concetta connie connor conor
+    conrad constance constantin consuelo cora cordelia corey cori corina corine corinne cornelia
+    cornelius cornell corrie corrine cortney cory courtney coy craig cristal cristian cristina
+    cristy cruz crystal csaba curt curtis cynthia cyril cyrus czesław céline daan dace daiki daisy
+    dale dalia dalton damaris damian damien damion damon dan dana dane danelle danette danial daniel
+    daniela danielle danita danna dannie danny dante danuta daphne dara darcy daren daria darin
+    dario darius dariusz darla darleen darlene darnell darrel darrell darren darrick darrin darryl
+    darwin darya daryl dave david davide davis dawid dayna dean deana deandre deann deanna deanne
+    debbie debby debi debora deborah debra debrah declan dee deena deepa deepak deidra deidre
+    deirdre delbert delfina delia delilah della delma delmar delmer delois delores deloris delphine
+    demarcus demetria demetrius dena denice denis denise dennis denny deon derek derick derrick
+    desiree desmond despina dessie devin devon dewayne dewey dewitt dexter diana diane diann dianna
+    dianne dick didier diego dieter dillon dimitar dimitra dimitrios dina dinah dino diogo dion
+    dionne dirk divya dixie dmitri dmitry dollie dolly dolores domenico dominga domingo dominic
+    dominick dominik dominique don dona donald donn donna donnell donnie donny donovan donte dora
+    dorcas doreen dorene doretha dorian doris dorota dorothea dorothy dorris dortha dorthy dottie
+    doug douglas dovie doyle dragan dragana drew duane duarte dudley dulce duncan dusan dustin dusty
+    dušan dwain dwayne dwight dylan dóra earl earle earlene earline earnest earnestine easter ebba
+    ebony ed eddie eddy edgar edgardo edgars edith edmond edmund edna edoardo eduardo edward edwardo
+    edwin edwina edythe eetu effie efrain efren egle eileen einar eino eirik ekaterina elaine elba
+    elbert elda eldon eleanor eleanore elena eleni eli elia eliana elias elida elijah eline elinor
+    elisa elisabeth elise eliseo elisha elissa eliza elizabeth ella ellen ellie elliot elliott ellis
+    elma elmer elmo elnora elodie eloisa eloise elouise eloy elsa elsie elton elva elvia elvin
+    elvira elvis elwood elyse elzbieta elżbieta emanuel emanuele emeka emerson emery emil emile
+    emilia emiliano emilie emilio emily emma emmanuel emmett emory enid enoch enrico enrique enzo
+    eoin eric erica erich erick ericka erik erika erin erlinda erma erna ernest ernestina ernestine
+    ernesto ernie errol ervin erwin erzsebet erzsébet esme esmeralda espen esperanza essie esteban
+    estela estella estelle ester esther eszter ethan ethel etta eugene eugenia eugenio eula eulalia
+    eunice eva evan evangelina evangeline evangelos eve eveliina evelyn everett everette everly
+    evette evgeny evie ewa ezra fabian fabio fabiola fadi fannie fanny fatima faustino fay faye
+    federica federico felecia felicia felicita felipe felix femi femke feng ferdinand ferenc fermin
+    fern fernanda fernando fidel filip filomena finn fiona fletcher fleur flor flora florencio
+    florian florin florine flossie floy floyd folake forrest foster fran franc frances francesca
+    francesco francine francis francisca francisco francois francoise frank frankie franklin
+    françois françoise fred freda freddie freddy frederic frederick fredric fredrick fredrik freeman
+    freida freja freya frieda fritz frédéric gabor gabriel gabriela gabriele gabriella gabrielle
+    gail gale galen galina ganesh garfield garland garrett garry garth gary gavin gaye gayla gayle
+    gemma gena genaro gene geneva genevieve gennady genoveva geoffrey george georgette georgi
+    georgiana georgianna georgina georgios gerald geraldine geraldo gerard gerardo gerhard geri
+    germaine german gerri gerrit gerry gertie gertrude gheorghe gianluca gianna gil gilbert gilberto
+    gilda gilles gillian gina ginevra ginger ginny gino giorgia giorgio giorgos giovanna giovanni
+    gisela gita giulia giuseppe giuseppina gladys glen glenda glenn glenna gloria goldie goncalo
+    gonzalo gonçalo goran gordon gracie graciela grady graham grant grazyna grażyna greg gregg
+    gregoria gregorio gregory greta gretchen griselda grover grzegorz guadalupe gudrun guenter
+    guillaume guillermina guillermo gunnar gus gussie gustav gustavo guy guðrún gwen gwendolyn gábor
+    günter haakon hadley haile hailey hal haley halina hallie halvor hamish hamza hana hank hanna
+    hannah hans hao harlan harley harold harriet harriett harriette harris harrison harry haruka
+    haruto harvey hassan hattie haydee hayley hazel heath heather hector hege heidi heike heikki
+    heinz helen helena helene helga helgi hellen helmi helmut hendrik henrietta henrik henrique
+    henry henryk herbert heriberto herlinda herman herminia herschel hershel herve hervé hester
+    hilario hilary hilda hildegard hillary hilton hina hipolito hiram hiroki hiroshi hollie hollis
+    holly homer horace horacio horst hortencia howard hristo hubert huda huey hugh hugo humberto
+    hunter huong hussein håkon hélène ian ibrahim ichiro ida idella ieva ignacio igor iida ila ilene
+    ilona ilse ilya ilze ima imelda imogen imogene ina indrek ines inese inez ingrid inès inês ioana
+    ioannis iola ion iona ione ira irena irene irina irini iris irma irvin irving irwin isaac isabel
+    isabell isabella isabelle isaiah isaias isak isiah isidro isla ismael issac istvan istván iva
+    ivan ivana ivette ivonne ivory ivy iván jaan jack jackie jacklyn jackson jaclyn jacob jacque
+    jacquelin jacqueline jacquelyn jacques jacquline jade jadwiga jaime jake jakob jakub jamaal
+    jamal jamar jame jamel james jamey jami jamie jamison jan jana jane janel janell janelle janet
+    janette janez janice janie janina janine janis janna janne janneke jannette jannie janos janusz
+    jaqueline jared jari jaroslav jaroslava jarred jarrett jarrod jarvis jasmin jasmine jason jasper
+    javier jay jayme jayne jayson jean jeana jeanette jeanie jeanine jeanna jeanne jeannette jeannie
+    jeannine jed jeff jefferey jefferson jeffery jeffrey jeffry jelena jena jenifer jenna jennie
+    jennifer jenny jens jerald jeremiah jeremy jeri jermaine jeroen jerold jerome jerri jerrod
+    jerrold jerry jesica jess jesse jessica jessie jesus jesús jewel jewell ji-hoon ji-woo jian jie
+    jill jillian jim jimmie jimmy jiri jiří jo joan joana joann joanna joanne joao joaquin joaquín
+    jocelyn jodi jodie jody joe joel joelle joesph joey johan johanna johannes john johnathan
+    johnathon johnie johnna johnnie johnny jolanta jolene jon jonah jonas jonathan jonathon joni
+    joonas joost jorge jorgen jose josef josefa josefina joseph josephine josette josh joshua josiah
+    josie josip josue josé jovita joyce jozef jozsef joão juan juana juanita judi judit judith
+    judson judy juergen juha juho jukka jules juli julia julian juliana julianna julianne julie
+    julien juliet juliette julio julius jun jung junior jurgita juris justin justina justine justyna
+    ján jános jérôme jón józef józsef jørgen jürgen jānis kadri kaitlin kaitlyn kalle kamil kara
+    kareem karel karen kari karim karin karina karl karla karol karolina karon karrie karyn kasey
+    kasper katalin katarzyna kate katelyn katerina kateřina katharine katherine katheryn kathi
+    kathie kathleen kathrine kathryn kathy katie katina katja katrin katrina katy kavita kay kaye
+    kayla kaylee kazimierz kazuki keenan keiko keisha keith kelley kelli kellie kelly kelsey kelvin
+    ken kendall kendra kendrick kenji kenneth kennith kenny kenta kenton kenya keri kermit kerri
+    kerrie kerry kersti kerstin kerttu kesha keshia keven kevin khalid khloe kia kieth kim kimberlee
+    kimberley kimberly kinsley kip kira kiran kirby kirill kirk kirsten kisha kitty klara klaus
+    klára knut koen kofi kojo konstantin konstantinos kory kostas kris krishna krista kristal
+    kristaps kristen kristi kristian kristie kristiina kristin kristina kristine kristopher kristy
+    kristyna kristín kristýna krisztina krystal krystle krystyna krzysztof ksenia kurt kurtis kwame
+    kyla kyle kylie kyoko lacey lacy ladislav ladonna laetitia laima lakeisha lakesha lakisha
+    lakshmi lamar lamont lan lana lance landon lane lanny laquita lara larisa larissa larry lars
+    lashawn lashonda laszlo latanya latasha latisha latonia latonya latoya latrice latricia laura
+    laurel lauren laurence laurent lauretta lauri laurie lavern laverne lavonne lawanda lawerence
+    lawrence lazaro lea leah leann leanna leanne leeann leena leevi leigh leila leilani lela leland
+    lelia lemuel lena lenard lene lenka lenny lenora lenore leo leola leon leona leonard leonardo
+    leone leonel leonor leonora leopoldo leora leota leroy les lesa lesley leslie lessie lester
+    leszek leta letha leticia letitia lettie letícia levi lewis leyla lia liam libby lidia liis lila
+    lilia lilian liliana lillian lillie lilly lily lina linda lindsay lindsey lindy linh linnea
+    linwood lionel lisa liz liza lizette lizzie lloyd logan lois lola lolita lon lona lonnie lora
+    loraine loren lorena lorene lorenz lorenzo loretta lori lorie lorine lorna lorraine lorri lorrie
+    lotte lottie lou louann louella louie louis louisa louise lourdes lowell loyd luann luanne luca
+    lucas lucia luciano lucie lucien lucila lucile lucille lucinda lucio lucretia lucy lucía
+    ludovica ludvig luella luigi luis luisa luka lukas lukasz luke lukáš lula lupe lura luther luuk
+    luz luís luísa lydia lyla lyle lyman lyn lynda lyndon lynette lynn lynne lynnette lyudmila
+    lászló léa léo maarja maarten mabel mable mac maciej mack mackenzie madeleine madeline madelyn
+    madge madina madonna mads mae maeve magda magdalena maggie magnus magnús magomed mahmoud mai
+    maja majorie makoto malcolm malgorzata malin malinda malissa mallory mamie mandi mandy manfred
+    manoj manon mantas manuel manuela mara marat marc marcel marcela marcelino marcella marcelle
+    marcelo marci marcia marcie marcin marco marcos marcus marcy marek margaret margareta margarida
+    margarita margarito margaux marge margery margie margit margo margot margret marguerite margus
+    mari maria mariah mariam marian mariana marianna marianne mariano maribel maricela marie marieke
+    marietta marija mariko marilyn marilynn marina mario marion marisa marisela marisol marissa
+    marit maritza mariusz marja marjorie marjory marketa markku marko markus markéta marla marlena
+    marlene marlin marlon marlyn marlys marquis marquita marsha marshall marta martha martim martin
+    martina martine martins marty marva marvin mary maryam maryann maryanne marybeth maryellen
+    maryjane marylou maría mason massimo mateo mateusz mathew mathieu mathilda mathilde matias
+    matilda matilde matt matteo matthew matthias matti mattie matías matěj maud maude maudie maura
+    maureen maurice mauricio maurine maurizio mauro mavis max maxim maxime maximilian maximo maxine
+    maxwell maya mayme maynard mayra małgorzata mckinley meagan meera megan meghan mei mel melanie
+    melba melinda melisa melissa mellisa mellissa melodie melody melva melvin melvina meredith merle
+    merlin merrill mervin mia micaela micah michael michaela michail michal michał micheal michel
+    michele michell michelle mickey migdalia miguel mihai mikael mike mikel mikhail mikko mila
+    milagros milan mildred miles milford milica millard millicent millie milo milton mimi min-jun
+    mina mindy minerva ming minh minna minnie miranda miriam mirjam mirjana mirna miroslav mirosław
+    misaki missy misti misty mitch mitchel mitchell mitzi mohamed mohammad mohammed mohan moises
+    mojca mollie molly mona monica monika monique monroe monte montserrat monty morgan moritz morris
+    morten morton moses moshe mozelle muhammad murat muriel murray mustafa myles myra myrna myron
+    myrtis myrtle mária mélanie mārtiņš nabil nadezhda nadia nadine nakia nan nancy nanette nannie
+    naoko naomi napoleon natalia natalie natalya natasha nathalie nathan nathaniel neal ned nedra
+    neha neil nejc nelda nell nellie nelly nelson nenad nereida nestor nettie neva nevaeh newton
+    ngozi nguyen niall niamh nicholas nichole nick nicki nickolas nicolae nicolas nicole nicolás
+    niels nigel niki nikita nikki niklas nikola nikolai nikolaos nikos nilda nils nina nisha nita
+    nkechi noah noble noe noel noelle noemi noemie nola nolan nona noor nora norah norbert norberto
+    noreen norma norman normand norris nour noémie nuno nuria núria obinna octavia octavio océane
+    odell odessa odis ofelia oksana ola olafur oleg olen oleta olga olin olive oliver olivia olivier
+    oliwia ollie olof oluwaseun oma omar omer ona ondrej ondřej onni opal ophelia ora oralia oren
+    orla orval orville oscar oskar oskari osvaldo otis otto owen pablo paige paivi pam pamala pamela
+    panagiotis pansy paola paolo parker pascal pasquale pat patrica patrice patricia patrick patsy
+    patti pattie patty paul paula paulette paulina pauline paulo pavel pawel paweł pearl pearlie
+    pearline pedro peggy pekka penelope penny percy perla perry petar pete peter petr petra petri
+    phil philip philipp philippe phillip phillis philomena phoebe phyllis pia pierre pieter pietro
+    pihla pilar piotr piret polina polly pooja poppy porfirio portia prakash preston pricilla priit
+    prince priscilla priya przemysław päivi péter quentin quincy quinn quintin quinton rachael
+    racheal rachel rachelle radek radha rae raelynn rafael rafaela ragnhild rahul raj rajesh raleigh
+    ralph raluca ramesh rami ramiro ramon ramona ramzan ramón randal randall randell randi randolph
+    randy rania raphael raphaël raquel rasa rasmus raul raven ravi ray raymond raymundo raúl reba
+    rebeca rebecca rebekah reed reem refugio reggie regina reginald reid reina reinaldo reka rekha
+    remco rena renae renata renate rene renee renita reta retha reuben reva rex reyes reyna reynaldo
+    rhea rhoda rhonda ricardo riccardo richard richelle richie rick rickey rickie ricky rico
+    rigoberto riitta riley rinat rita rob robbie robbin robby robert roberta roberto robin robt
+    robyn rocco rochelle rocio rocky rocío rod roderick rodger rodney rodolfo rodrick rodrigo
+    rogelio roger rohan roisin roland rolando rolf rolland roma romain roman romeo romona ron ronald
+    ronan ronda ronnie ronny roosevelt rory rosa rosalba rosalee rosalia rosalie rosalina rosalind
+    rosalinda rosalyn rosanna rosanne rosario roscoe roseann roseanne rosella roselyn rosemarie
+    rosemary rosendo rosetta rosie rosita roslyn ross rowena roxana roxann roxanna roxanne roxie roy
+    royal royce ruben rubin ruby rubén rudolph rudy rufus rui rupert ruslan russ russel russell
+    rustam rusty ruth ruthie ruud ryan rylee ryszard réka sabina sabine sabrina sachiko sadie saga
+    sakura sal sallie sally salma salvador salvatore sam samantha samatha samir sammie sammy samuel
+    sander sandi sandor sandra sandrine sandy sanford sang sanjay sanna sanne santa santiago santos
+    saoirse sara sarah sasha satoshi saul saundra savannah scot scott scottie scotty sean sebastian
+    sebastien sebastián segun selena selina selma sem seo-yeon serena sergei sergey sergio seth
+    seymour shamil shana shanda shane shanna shannon shanon shantel shari sharlene sharon sharonda
+    sharron sharyn shaun shauna shawn shawna shayla sheena sheila shelby sheldon shelia shelley
+    shelli shellie shelly shelton sheree sheri sherman sherri sherrie sherry sheryl shiela shirley
+    shonda shota shreya sidney sigrid sigridur sigríður sigurd sigurdur sigurður siiri silas silje
+    silke silvia simon simone sinead siobhan sita sjoerd snežana socorro sofia sofía sol soledad
+    solomon solveig sondra sonia sonja sonny sonya sophia sophie soren spencer spyridon srinivas
+    stacey staci stacia stacie stacy stan stanford stanislav stanislaw stanisław stanley stefan
+    stefanie stefano stefán steinar stella stephan stephane stephanie stephany stephen stephenie
+    sterling steve steven stevie stewart stijn stoyan stuart stéphane stéphanie sue sung sunil
+    sunita sunny suresh susan susana susanna susanne susie suzan suzanna suzanne suzette sven
+    svetlana swati sybil sydney sylvester sylvia sylvie szymon sándor sébastien søren tabatha
+    tabitha tad tadeusz takashi takumi tamara tamas tameka tamela tamera tami tamika tammi tammie
+    tammy tamra tamás tana tania tanisha tanner tanya tara tariq taro taryn tasha tatiana tatyana
+    tawana taylor ted teddy tena teodoro tera terence teresa teresita tereza teri terra terrance
+    terrell terrence terri terrie terry tesfaye tessa tessie thad thaddeus thanh thea theda thelma
+    theo theodora theodore theresa therese theron thiago thierry thijs thomas thurman théo tia tiago
+    tiana tiara tibor tiffani tiffany tiina tiiu tillie tim timmy timo timothy timur tina tisha
+    tobias toby tod todd todor tom tomas tomasa tomasz tomislav tommaso tommie tommy tomoko tomás
+    tomáš tone toni tonia tonja tony tonya toomas tori tory tosha tove tracey traci tracie tracy
+    travis trent trenton treva trevor trey tricia triin trina trinidad trisha trista tristan trond
+    troy trudy truman tuan tunde tuomas tuula twila twyla ty tyler tyra tyree tyrell tyron tyrone
+    tyson tõnu ulysses una ursula urszula uwe vaclav vada vadim vaino valarie valencia valentin
+    valentina valentine valeria valerie valorie valérie vance vanessa vasco vasile vasileios
+    vasiliki vaughn veda veeti velda velma venessa venkat venla venus vera verda verla vern verna
+    vernell vernice vernon veronica veronika veronique verónica vesna vesta vicente vicki vickie
+    vicky victor vida vijay vikki vikram viktor viktoria ville vilma vince vincent vincenzo viola
+    violet violeta virgie virgil virgina virginie vitaly vito vivian viviana vladimir vojtech
+    vojtěch vonda vytautas václav väinö véronique věra wade waldemar waldo walid walker wallace
+    walter wanda ward warren wayne wei weldon wendell wendi wendy werner weronika wesley weston
+    whitney wiesław wiktoria wilbert wilbur wilburn wilda wiley wilford wilfred wilfredo wilhelmina
+    willa willard willem william williams willie willis willy wilma wilmer wilson wilton winfred
+    winifred winnie winona winston wm wojciech wolfgang woodrow wouter wyatt xavier ximena yadira
+    yang yannis yasmin yesenia yevgeny yoko yolanda yong youssef yui yuki yuko yulia yumiko yuri
+    yusuf yusuke yves yvette yvonne zachariah zachary zachery zainab zane zaur zbigniew zdenek
+    zdeněk zdzisław zelda zella zelma zenaida ziga zoe zoey zofia zoila zoltan zoltán zoran zsolt
+    zsuzsanna zsófia zuzana zuzanna ádám ágnes álvaro ángel élise élodie émilie éric éva ólafur
+    óscar þór ľubomír łukasz štefan žiga
+    """.split()
+)
+
+
+# Given names that are also ordinary English words (Heather, Robin, Frank ...): they count
+# only when capitalized mid-sentence or followed by a surname, never in lowercase notes.
+AMBIGUOUS_FIRST_NAMES: frozenset[str] = frozenset(
+    """
+    aline amber angel angela aria aura aurora autumn avery barb barney basil beau belle berry beryl
+    billy birdie bob bobby bonnie brad brandy brooks bud buddy candy carey carmine carol chad chase
+    cherry chi christen christian chuck clay clement cliff colleen coy crystal curt daisy dale dean
+    denis derrick dick dieter dirk dolly don drew dusty earl earnest ebony ed eddy emery ester eve
+    fanny fern flora florin foster franc frank freeman gale garland gene ginger glen grant guy hank
+    harry hazel heath heather hector holly homer hunter ion iris ivory ivy jack jade jan jarred
+    jasmine jasper jay jean jewel jimmy john josh junior justin kay kelly ken kerry kitty lacy lance
+    lane laurel lea lily lindsey mads margarita maria marina marlin marquis martin martins mason
+    matt max maxim melody mickey mike miles misty myrtle newton nick noble noel olive olivia opal
+    pansy pat patsy patty pearl penny peter phoebe poppy prince quinn randy raven ray reed rhea rick
+    riley rob robin rocky rod roger roman rosemary royal ruby rusty saga sally sander sandy sang
+    savannah shannon sharon sherry sol sonny sterling sue sung sunny tad tanner taro taylor terry
+    tiara tom tone tony tracy troy valentine victor viola violet wade waldo walker ward warren
+    """.split()
+)
+
+
+# Surnames: the US Census Bureau 1990 surname list (public domain; frequency at least
+# 0.005 %) minus ordinary English words (Brown, Baker, King ...) and place names.
+SURNAMES: frozenset[str] = frozenset(
+    """
+    abbott abernathy abney abrams acevedo acker ackerman acosta adair adams adamson adcock addison
+    adkins adler agee aguilar aguilera aguirre aiken akers akins alaniz albrecht albright aldrich
+    aldridge alfaro alford allard allred alonso alston altman alvarado alvarez amaya ambrose ames
+    anaya andersen andrade andrews aponte aquino aragon arce arellano armstrong arnett arredondo
+    arrington artis ashby ashcraft asher ashton atkins atkinson atwood avalos avila aviles ayala
+    ayers babb babcock baca baer baez baggett bagley bailey bain baird baldwin ballard barajas
+    barbee barbour barclay barfield barger barkley barksdale barlow barnard barnes barnett barnhart
+    barr barrera barron barth bartholomew bartlett bartley bassett bateman batts bauer baugh
+    baughman baum bauman bautista baxter beal bearden beasley beatty beaty beaulieu becerra becker
+    beckman beebe begay belanger belcher bellamy beltran benavides benedict benitez benner benson
+    bentley benton berger bergeron bergman berman bermudez bernal bernier bernstein betancourt betts
+    beyer biggs billingsley bingham blackburn blackman blackmon blackwell blakely blalock blanchard
+    blanco blankenship blanton bledsoe blevins blount blum boggs bolden bolin bollinger bolton
+    bonilla bonner boone borden bostic boston boswell bouchard boucher boudreau boudreaux bourque
+    bowden bowen bowens bowie bowles bowser boyce boyer boykin boyle boyles braden bradshaw bragg
+    brandt branham brannon brantley braswell braun braxton breaux brennan brenner brewster briggs
+    brinkley brinson briscoe britton bronson broussard brower browne brownlee bruner brunner brunson
+    bryson buchanan buckley buckner bullard bundy bunn burch burdick burgess burgos burk burke
+    burkett burkhart burks burnett burnette burnham burrell burris burroughs busch bustamante
+    butterfield byers bynum byrd byrne caballero cabral cabrera cagle cahill cain calderon caldwell
+    calhoun callahan callaway calloway calvert camacho campbell campos canales cano cantrell cantu
+    capps carbone cardenas cardona cardwell carlisle carlson carmichael carmona carnes carney caron
+    carr carranza carrasco carrillo carrington cartwright caruso casillas cason cassidy castaneda
+    castellanos castillo castro cates caudill causey cavanaugh cavazos cervantes chacon chan chaney
+    chapa chapman chappell chastain chatman chavez chavis cheatham cheney cheng childers childress
+    childs cho choate choi christensen christenson christiansen chu churchill cisneros clarke clary
+    cleary clements clemons cleveland clevenger cline cloutier coates cobb coburn cochran coe coffey
+    coffman cohen coker colbert coles coley collazo collins colvin compton conklin conley conn
+    connell connelly conner connolly connors conroy contreras conway cooke cooley copeland corbett
+    corbin corcoran cordero cordova corley cormier cornett cornish cornwell coronado correa cortes
+    cortez costa costello cottrell coughlin coulter couture covington cowan coyle crabtree crain
+    cramer crandall crawford crawley creech crenshaw crespo crocker crockett croft cronin crosby
+    crouse crowder crowe crowell crowley crum crump cuellar cuevas cullen culp culpepper culver
+    cummings cummins cunningham curley curran currie currier cutler cyr dahl daigle dailey daley
+    daly daniels darby darden daugherty davidson davies davila davison dawkins dawson deaton decker
+    dejesus delacruz delaney delarosa delatorre deleon delgado deloach delong deluca dempsey
+    dennison denson denton devine devore dias diaz dickens dickerson dickinson dickson diehl
+    dietrich dietz diggs dillard dixon dobbins dobbs dobson dodd dodson doherty dolan dominguez
+    donahue donaldson donnelly dooley doran dorman dorsey doss dotson doty dougherty douglass dow
+    dowd dowell dowling downey dozier draper driscoll drummond dube dubois dubose duckworth duffy
+    dugan dumas dunbar dunham dunlap dunn dupre dupree duran durant durbin durham dutton duvall
+    dwyer dyson easley eason eastman eaton ebert echols eckert edmonds edmondson edwards egan elam
+    eldridge elkins eller ellington ellison ellsworth elmore elrod ely emmons engel england engle
+    english ennis enriquez epperson epps erickson ernst escobar escobedo esparza espinosa espinoza
+    esposito esquivel estep estes estrada etheridge eubanks evans ewing ezell fagan fairchild farley
+    farnsworth farr farrar farrell farris faulk faulkner faust felder feldman feliciano felton
+    fennell fenton ferguson fernandez ferreira ferrell ferris figueroa finley finney fischer fitch
+    fitzgerald fitzpatrick flaherty flanagan fleming flores flynn foley fontaine fontenot foote
+    forbes forman fortier fortner foss fournier foust fowler fraley france franco fraser frazier
+    frey friedman frye fuentes fugate fulton fultz gagne gagnon gaines gaither galindo gallagher
+    gallardo gallegos gallo galloway galvan gamez gandy gann gannon gant garcia gardner garvin garza
+    gaskins gaston gatlin gauthier geary geiger gerber gibbs gibson gifford gilchrist giles
+    gillespie gillette gilliam gilliland gillis gilman gilmore gipson girard gleason glover goddard
+    godfrey godwin goetz goff goins goldberg goldman goldstein gomes gomez gonzales gonzalez gooch
+    goode gooden goodman goodrich goodson goodwin gorman goss gould graf granger grantham grayson
+    greco greenberg greene greenwood greer gresham grier griffith griggs grigsby grimm grissom
+    grossman grubb grubbs guajardo guerra guerrero guevara guidry guillen guillory guinn gunn gunter
+    gustafson guthrie gutierrez guzman haas hackett hagan hagen hager hahn haines hairston hamby
+    hamlin hamm hammond hammonds hammons hampton han hancock haney hankins hanley hansen hanson
+    hardin harding hardison hargrove harkins harman harmon harper harrell harrington hartley hartman
+    haskins hastings hatcher hatfield hathaway hatton hauser hawkins hawley hawthorne hayden hayes
+    haynes hayward haywood healy hearn heaton hebert hedrick heller helton hemphill henderson
+    hendricks hendrickson hendrix henley hensley henson hernandez herndon herrera herrington herron
+    herzog hess hewitt hickman hidalgo higginbotham higgins hightower hilliard hillman hines hinkle
+    hinojosa hinson hinton hirsch hitchcock hite hobbs hobson hodge hodges hoff hoffman hogue
+    holbrook holcomb holden holland holley holliday hollingsworth holloway holm holman holmes holt
+    holton honeycutt hong hooper hoover hopkins hopson horne horner horton hoskins houck hough houle
+    houser howe howell howland hoyt huang hubbard huber huddleston hudgins hudson huerta huffman
+    huggins hughes hummel humphrey humphreys humphries huntley hurd hurley hurst hurtado huston
+    hutchins hutchinson hutchison hutson hutton huynh hyatt hyde hyman ibarra ingram inman irby
+    irizarry isaacs isbell isom iverson ivey jacobs jacobsen jacobson jameson jansen jaramillo
+    jarrell jeffers jeffries jenkins jennings jensen jernigan jeter jimenez johnson johnston jones
+    jordon jorgensen joyner juarez judd kahn kaiser kane kang kaplan katz kauffman kaufman kearney
+    kearns keating keene keller kellogg kemp kennedy kenney kent kenyon kern kerns kerr kessler
+    keyes kidd kilgore killian kilpatrick kimball kimble kimbrough kincaid kinney kinsey kirkland
+    kirkpatrick kiser klein kline knapp knott knowles knox knutson koch koehler koenig kohler
+    kowalski kraft kramer kraus krause krueger kruger kruse kuhn kurtz ladd ladner laird lambert
+    lancaster landers landis landrum landry lang lange langford langley langston lanier lankford
+    larkin larsen larson lassiter latham lau laughlin lawler lawson lawton layne layton leal leary
+    leavitt leblanc ledbetter ledford leggett lehman lentz levesque levin levine leyva liles lim lin
+    lind linder linn linton lipscomb littlefield littlejohn liu livingston locke lockett lockhart
+    lockwood lofton lombardo london longoria loomis lopez lott lovelace lovell lovett lowe lowery
+    lowry lozano lucero ludwig lugo lujan luna lund lundy lunsford lusk lutz lyles lyon lyons lytle
+    mabry macdonald machado macias mackey maddox madrid madsen magana magee maguire mahan maher
+    mahon mahoney maldonado malloy malone maloney manley mann mansfield marcum marin marino markham
+    marlow marquez marrero martel martinez martino massey mata mathews mathis matlock matos matson
+    matthews mattingly mattox mattson mauldin maurer mayberry mayer mayes mayfield mays mcallister
+    mcbride mccabe mccain mccall mccann mccarthy mccartney mccarty mccauley mcclain mcclellan
+    mcclelland mcclendon mccloud mcclure mccollum mcconnell mccord mccormack mccormick mccoy
+    mccracken mccrary mccray mccullough mccurdy mcdaniel mcdermott mcdonald mcdonough mcdowell
+    mcduffie mcelroy mcfadden mcfarland mcgee mcghee mcgill mcginnis mcgowan mcgrath mcgraw mcgregor
+    mcguire mchugh mcintosh mcintyre mckay mckee mckenna mckenzie mckinney mckinnon mcknight mclain
+    mclaughlin mclean mcleod mcmahan mcmahon mcmanus mcmillan mcmillian mcmullen mcnair mcnally
+    mcnamara mcneal mcneil mcneill mcpherson mcqueen mcrae mcwhorter mcwilliams meade meador
+    medeiros medina medrano meehan meeks meier mejia melendez melton menard mendez mendoza mercado
+    mercer merritt messer metcalf metz metzger meyer meyers meza michaels michaud middleton milam
+    milligan milner mims minton mixon mize mobley moeller moffett mohr molina monahan montalvo
+    montanez montano montes montgomery montoya mooney moore mora morales moran moreland moreno morin
+    morrell morrison morrissey morse moseley moser mosher mosley mott moulton moya moyer mueller
+    mullen muller mullins muniz munoz munson murdock murillo murphy murrell murry myers myrick
+    nadeau nance napier naquin nash nava navarro naylor neely neff negron nesbitt neumann newberry
+    newby newcomb newell newman newsom newsome ngo nichols nicholson nickerson nielsen nielson nieto
+    nieves nixon noland nolen norton norwood novak nowak nugent nunez nunn oakes oakley obrien ochoa
+    oconnell oconnor odom odonnell ogden ohara ojeda okeefe oldham oleary olivares olsen olson oneal
+    oneil oneill ornelas orourke orozco orr ortega ortiz osborn osborne otero ott ouellette
+    overstreet overton owens pacheco padgett padilla paine palacios palmer paquette parham paris
+    parnell parr parra parris parrish parrott patel patten patterson patton paulson paxton payne
+    payton peachey pearce pearson pedersen pederson pelletier pemberton pena pendleton penn
+    pennington peralta perdue pereira perez perkins perryman petersen peterson pettit pham phelps
+    phillips phipps pickens pickering pickett pierson pimentel pina pineda pinson pittman pitts
+    platt plummer poe poindexter poirier polk pollard pollock ponce poole portillo posey potts
+    poulin powell prado prater prather pratt prescott presley pressley pringle pritchard pritchett
+    pruett pruitt pryor puckett pugh pullen pulliam purcell purdy purvis putnam pyle qualls quarles
+    quezada quigley quinones quintana quintanilla quintero quiroz rader radford ragland ragsdale
+    raines rainey ralston ramey ramirez ramos ramsey randle rangel rankin rapp rasmussen ratcliff
+    ratliff rea reagan reardon reaves redd redding redman redmond reece reeder reese regan reilly
+    renner renteria reynolds rhoades rhoads rhodes richards richardson richey richmond richter
+    ricketts riddick ridley riggs rinehart rios ritchie ritter rivas rivera roark robb robbins
+    roberson roberts robertson robinette robinson robison robles rocha roche rockwell rodgers
+    rodrigues rodriguez rodriquez rojas rollins romano romero romo rooney roper rosado rosales rosas
+    rosen rosenberg rosenthal rossi roth rowan rowe rowell rowland rowley rubio rucker rudd ruffin
+    ruiz runyon russo rutherford rutledge ryder sadler saenz salas salazar saldana salgado salinas
+    salisbury sampson sams samuels sanborn sanchez sanderson sandoval santana sapp sargent
+    satterfield saucedo sauer saunders saylor scarborough schaefer schaeffer schafer schaffer schell
+    schilling schmidt schmitt schmitz schneider schofield schrader schreiber schroeder schuler
+    schultz schulz schumacher schuster schwab schwartz schwarz scroggins scruggs seay segura selby
+    serna serrano seward sewell shafer shaffer shapiro sharpe shaw shea sheehan sheffield shepard
+    sheppard sheridan sherrill sherrod sherwood shipley shipman shipp shockley shuler shultz siegel
+    sikes silva silverman simmons simms simons simpkins simpson sinclair singh singletary sisk
+    sizemore skaggs skelton skidmore skinner slade slater sloan smallwood sneed snell snodgrass
+    snowden snyder solis sorensen sorenson sosa soto sousa souza spain spangler spann spaulding
+    speer spence spicer spivey sprague springer spurlock stafford stahl staley stallings stamper
+    stanton stapleton starkey starks starnes starr staton stearns steele steen steiner stephens
+    stephenson stepp stevens stevenson stinson stjohn stockton stoddard stovall stover stratton
+    streeter strickland stroud stubbs suarez suggs sullivan sumner sutherland sutton swann swanson
+    swartz sweeney swenson switzer sykes tabor tackett talbert talbot talley tapia tate tatum teague
+    templeton thacker tharp thayer thomason thompson thomson thorne thornton thorpe thurston tidwell
+    tilley tillman timmons tinsley tipton tirado titus tobin tolbert tomlin tomlinson tompkins toney
+    torres torrez toth tovar townsend trahan tran traylor trejo trevino trimble triplett tripp
+    troutman trujillo truong tubbs turpin tuttle ulrich underwood unger upton valdez valenzuela
+    valle vandyke vang vann varela vargas varner varney vasquez vaughan vazquez vega vela velasco
+    velasquez velazquez velez ventura vick vickers villalobos villanueva villarreal villegas vinson
+    vogel vogt voss waddell waggoner wagner waite wakefield walden waldron waller wallis walsh
+    walters walton wang warner washburn waterman watkins watson waugh webb webber weber webster
+    weiner weiss weller wellman westbrook westmoreland wetzel whalen whaley whatley wheatley whipple
+    whitaker whitehead whitfield whitley whitlock whitman whitmore whitt whittaker whitten
+    whittington wiggins wilcox wilhelm wilkerson wilkes wilkins wilkinson willett willey williamson
+    willingham willoughby windham winkler winn winslow wiseman witherspoon witt wolfe wolff womack
+    wong woodall woodard woodruff woodson woodward wooten worley worrell worthington wray wyman wynn
+    xiong yancey yanez yarbrough yates yazzie ybarra yeager yee yoder york yost youngblood zamora
+    zapata zavala zeigler zepeda ziegler zimmer zimmerman zuniga
     """.split()
 )
