@@ -223,31 +223,48 @@ class InternationalPhoneRecognizer(LocalRecognizer):
 # --------------------------------------------------------------------------- street addresses
 
 _L = r"\p{L}\p{M}"
-_CAP = rf"(?:\p{{Lu}}[{_L}'’.-]*|\p{{Lu}}\.)"  # capitalized word or initial, any script
-_PARTICLE = r"(?:de|la|le|les|del|della|di|da|do|dos|das|du|des|e|y|van|von|der|den|al|el|na|nad|am|an|sur|en|of|the)"
+_CAP = rf"(?:\p{{Lu}}[{_L}∆'’.-]*|\p{{Lu}}\.)"  # capitalized word or initial, any script
+_PARTICLE = (
+    r"(?:de|la|le|les|del|della|delle|dei|degli|di|da|do|dos|das|du|des|d'|l'|e|y|i|u|v|z|van|von|"
+    r"der|den|ten|ter|het|op|aan|bei|im|zum|zur|al|el|na|nad|pod|am|an|sur|en|of|the)"
+)
 _NUM = r"\d{1,6}[A-Za-z]?"
+# Street designators of USPS Publication 28 (public domain) plus common UK/Commonwealth
+# ones. The English-ambiguous ones ("Key", "Pass", "Union" ...) only score with support.
 _STREET_TYPES = (
-    "Street|St|Avenue|Ave|Av|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|"
-    "Square|Sq|Terrace|Ter|Crescent|Cres|Circle|Cir|Close|Parkway|Pkwy|Highway|Hwy|Park|Parks|"
-    "Green|Greens|Hill|Hills|Row|Mews|Gardens|Grove|Walk|Path|Trail|Trl|Alley|Plaza|Loop|"
-    "Expressway|Freeway|Pike|Turnpike|Heights|Hts|Landing|Point|Ridge|Run|Vista|Meadows?|Mills?|"
-    "Estates?|Bridge|Gate|Wharf|Quay|Rise|Vale|Glen|Fields?|Junction|Crossing|Center|Centre|"
-    "Route|Rte|Cove|Creek|Causeway|Parade|Promenade|Esplanade|Broadway|Lodge|Manor|Ranch|"
-    "Springs?|Station|Summit|Track|Valley|Villas?|Knoll|Harbor|Harbour|Hollow|Isle|Brook|Forge|"
-    "Forges|Ford|Fort|Flats?|Falls|Dale|Cliffs?|Burg|Bluffs?|Bend|Beach|Arcade|Yards?|Port"
+    "Street|Streets|St|Avenue|Ave|Av|Road|Roads|Rd|Boulevard|Blvd|Lane|Ln|Drive|Drives|Dr|Court|"
+    "Courts|Ct|Way|Ways|Place|Pl|Square|Squares|Sq|Terrace|Ter|Crescent|Cres|Circle|Circles|Cir|"
+    "Close|Parkway|Parkways|Pkwy|Highway|Hwy|Park|Parks|Green|Greens|Hill|Hills|Row|Mews|Garden|"
+    "Gardens|Grove|Groves|Walk|Walks|Path|Trail|Trl|Alley|Plaza|Loop|Expressway|Freeway|Pike|"
+    "Turnpike|Heights|Hts|Landing|Ridge|Ridges|Run|Vista|Meadows?|Mills?|Estates?|Bridge|Gate|"
+    "Gateway|Wharf|Quay|Rise|Vale|Glens?|Fields?|Junctions?|Crossing|Crossroad|Centers?|Centre|"
+    "Route|Rte|Coves?|Creek|Causeway|Parade|Promenade|Esplanade|Broadway|Lodge|Manors?|Ranch|"
+    "Springs?|Station|Summit|Track|Valleys?|Villas?|Villages?|Ville|Knolls?|Harbors?|Harbour|"
+    "Hollow|Isle|Islands?|Brooks?|Forges?|Fords?|Fort|Flats?|Falls?|Dale|Cliffs?|Burgs?|Bluffs?|"
+    "Bend|Beach|Arcade|Yards?|Ports?|Bypass|Camp|Canyon|Cape|Crest|Curve|Dam|Divide|Extensions?|"
+    "Ferry|Forks?|Haven|Inlet|Keys?|Lakes?|Landing|Lights?|Loaf|Locks?|Mall|Mission|Motorway|"
+    "Mount|Mountains?|Neck|Orchard|Oval|Overpass|Pass|Passage|Pines?|Plains?|Points?|Prairie|"
+    "Radial|Ramp|Rapids?|Rest|Rivers?|Shoals?|Shores?|Skyway|Spurs?|Stravenue|Stream|Throughway|"
+    "Trace|Trafficway|Tunnel|Underpass|Unions?|Viaduct|Views?|Wall|Wells?"
+)
+_AMBIGUOUS_TYPES = frozenset(
+    "way ways place run key keys pass rest union unions well wells wall light lights lock locks "
+    "mission points point divide trace views view camp mall loaf neck oval ramp cape mount lakes "
+    "rivers plains pines stream passage spurs falls fall station center centers".split()
 )
 _STREET_PREFIXES = (
-    "Rue|Avenue|Av\\.|Avda\\.|Avenida|Via|Viale|Vicolo|Piazza|Piazzale|Piazzetta|Largo|Corso|Strada|"
-    "Contrada|Borgo|Calle|Carrer|Camino|Paseo|Plaza|Rambla|Ronda|Travesía|Rua|Travessa|Praça|"
-    "Estrada|Alameda|Ladeira|ul\\.|ulica|al\\.|aleja|pl\\.|plac|os\\.|osiedle|trg|Boulevard|Bd\\.?|"
-    "Chemin|Impasse|Allée|Quai|Place|Cours|Route|Πλατεία|Λεωφόρος|Λ\\.|Οδός|ул\\.|улица|проспект|"
-    "Jalan|Jl\\.|Carretera|Avinguda|Passeig|Rruga|Sokak|Cadde|Bulevar|Bulevardul|Strada|Calea|Str\\."
+    "rue|avenue|av\\.|avda\\.|avenida|via|viale|vicolo|piazza|piazzale|piazzetta|largo|corso|strada|"
+    "contrada|borgo|calle|carrer|camino|paseo|plaza|rambla|ronda|travesía|rua|rúa|travessa|praça|"
+    "estrada|alameda|ladeira|ul\\.|ulica|al\\.|aleja|pl\\.|plac|os\\.|osiedle|trg|boulevard|bd\\.?|"
+    "chemin|impasse|allée|quai|place|cours|route|πλατεία|λεωφόρος|λ\\.|οδός|ул\\.|улица|проспект|"
+    "jalan|jl\\.|carretera|avinguda|passeig|rruga|sokak|cadde|bulevar|bulevardul|calea|str\\."
 )
 _STREET_SUFFIXES = (
-    "strasse|straße|str\\.|gasse|weg|platz|allee|ring|damm|ufer|steig|chaussee|katu|tie|kuja|polku|"
-    "raitti|vej|gade|stræde|gatan|vägen|väg|gata|gränd|stigen|veien|vegen|gate|laan|straat|plein|"
-    "gracht|kade|singel|dreef|hove|utca|út|tér|ulica|cesta|ulice|náměstí|nábřeží|tänav|iela|"
-    "gatvė|sokak|caddesi|bulvarı|stien|vangen|bakken|höfði|vegur|gata"
+    "strasse|straße|str\\.|gasse|weg|platz|allee|damm|ufer|steig|chaussee|katu|tie|kuja|polku|"
+    "raitti|vej|gade|stræde|gatan|vägen|väg|gata|gränd|stigen|veien|vegen|laan|straat|plein|"
+    "gracht|kade|singel|dreef|hove|utca|út|útja|u\\.|krt\\.|rkp\\.|köz|fasor|sétány|tér|ulica|"
+    "cesta|ulice|náměstí|nábřeží|tänav|põik|iela|gatvė|sokak|caddesi|bulvarı|stien|vangen|bakken|"
+    "höfði|vegur|terrasse|brücke"
 )
 _COUNTRIES = (
     "United States(?: of America)?|USA|U\\.S\\.A\\.|Canada|Mexico|Brazil|Argentina|Chile|Peru|Colombia|"
@@ -269,7 +286,7 @@ _MILITARY_TAIL = r"(?i:apo|fpo|dpo)[ ](?i:aa|ae|ap)[ ]\d{5}\b"
 _ZIP = r"(?:\d{5}(?:-\d{3,4})?|\d{4}(?:[ ]\p{Lu}{2})?|\d{3}[ ]\d{2}|\p{Lu}{1,2}\d[\p{Lu}\d]?[ ]\d\p{Lu}{2})(?![\w-]|[ .]\d)"
 _STATE = r"\p{Lu}{2,3}(?![\w'’-])"
 _CITY_WORD = rf"(?:{_CAP}|\({_CAP}(?:[ ]{_CAP})*\))"
-_CITY = rf"{_CITY_WORD}(?:[ -](?:{_CITY_WORD}|{_PARTICLE}(?=[ -]\p{{Lu}})))*"
+_CITY = rf"{_CITY_WORD}(?:[ -](?!(?:{_COUNTRIES})(?![\w-]))(?:{_CITY_WORD}|{_PARTICLE}(?=[ -]\p{{Lu}})))*"
 
 # A word that starts a sentence or a form label, never part of a city name.
 _CITY_STOP = frozenset(
@@ -288,14 +305,18 @@ _ADDRESS_CONTEXT = regex.compile(
 
 _ANCHORS = regex.compile(
     rf"""
-    (?:(?:{_UNIT})[ ,]+)?                          # a unit written before the house number
+    (?P<unit>(?:{_UNIT})[ ,]+)?                    # a unit written before the house number
     (?:
-        (?P<typed>{_NUM}(?:[ ]{_NUM})?[ ](?:{_CAP}[ ]){{0,4}}(?i:{_STREET_TYPES})\b\.?)
-      | (?P<prefixed>(?:{_NUM}(?:[ ]{_NUM})?[ ])?(?:{_STREET_PREFIXES})[ ]
-            (?:(?:{_CAP}|{_PARTICLE})[ ]){{0,5}}?{_CAP}(?:[ ]{_NUM}\b)?)
-      | (?P<suffixed>(?:{_NUM}(?:[ ]{_NUM})?[ ])?[{_L}-]*(?i:{_STREET_SUFFIXES})[ ]{_NUM}\b)
+        (?P<corner>(?i:the[ ]+)?(?i:corner|intersection)[ ]+of[ ]+
+            (?:[\w.'’-]+[ ]+){{1,5}}?and[ ]+[\w.'’-]+(?:[ ]+(?!(?i:the|a|an|to|is|was|where|when|in|on|at|for|with|and|or|but)\b)[\w'’-]+){{0,3}})
+      | (?P<prefixed>(?:{_NUM}(?:[ ]{_NUM})?[ ])?(?i:{_STREET_PREFIXES})[ ]
+            (?:(?:{_CAP}|{_PARTICLE})[ ]){{0,5}}{_CAP}(?:[ ]{_NUM}\b)?)
+      | (?P<typed>{_NUM}(?:[ ]{_NUM})?[ ](?:{_CAP}[ ]){{0,4}}(?P<type>(?i:{_STREET_TYPES}))\b\.?)
+      | (?P<suffixed>(?:{_NUM}(?:[ ]{_NUM})?[ ])?(?:{_CAP}[ ])?(?:(?:{_CAP}|\p{{Ll}}+)[ ]){{0,2}}[{_L}-]*
+            (?i:{_STREET_SUFFIXES})[ ]{_NUM}\b\.?)
       | (?P<box>(?:{_NUM}[ ])?(?i:p\.?[ ]?o\.?[ ]?box|post[ ]office[ ]box|postbox|(?:psc|unit|cmr)[ ]\d{{1,5}},?[ ]box)[ ]?\d{{1,6}}\b)
-      | (?P<ship>(?:USS|USNS|USNV|USCGC|uss|usns|usnv|uscgc)[ ]{_CAP}(?:[ ]{_CAP}){{0,2}}(?=\s*\n?\s*(?i:apo|fpo|dpo)))
+      | (?P<ship>(?i:uss|usns|usnv|uscgc)[ ]{_CAP}(?:[ ]{_CAP}){{0,2}}(?=\s*\n?\s*(?i:apo|fpo|dpo)))
+      | (?P<midnum>(?:{_CAP}[ ]){{1,3}}{_NUM}[ ](?:{_CAP}[ ]){{0,3}}(?P<type2>(?i:{_STREET_TYPES}))\b\.?)
       | (?P<numbered>{_NUM}(?:[ ]{_NUM})?[ ]{_CAP}(?:[ ](?:{_CAP}|{_PARTICLE})){{0,4}}[ ]{_NUM}\b)
     )
     """,
@@ -304,6 +325,10 @@ _ANCHORS = regex.compile(
 _TAIL_SEP = regex.compile(r"[ \t]*(?:,[ \t]*(?:\n[ \t>]*)?|\n[ \t>]*(?:,[ \t]*)?(?:\n[ \t>]*)?|[ \t]+)")
 _TAIL_PIECES = (
     ("unit", regex.compile(_UNIT)),
+    # "Storgarden 52 Trajanka Forks": a second street part after the house number.
+    ("street", regex.compile(rf"(?:{_CAP}[ ]){{1,3}}(?:{_STREET_TYPES})\b\.?")),
+    # pandas writes a missing address component as "nan".
+    ("missing", regex.compile(r"nan(?![\w])")),
     ("military", regex.compile(_MILITARY_TAIL)),
     ("country", regex.compile(rf"(?:{_COUNTRIES})(?![\w-])")),
     ("zip", regex.compile(_ZIP)),
@@ -329,8 +354,8 @@ class StreetAddressRecognizer(LocalRecognizer):
     European street, a P.O./military box) is extended over the following address pieces
     (unit, city words, 2-3 letter state code, ZIP/postcode, country) across commas and
     line breaks. Score: 0.6 for an anchor with a street word, 0.35 for a bare
-    number-name-number anchor, +0.25 with a unit/ZIP/country/state piece, +0.25 with
-    address context words before it.
+    number-name-number anchor, +0.25 with a unit/ZIP/country/state piece or a second
+    line, +0.25 with address context words before it.
     """
 
     def __init__(self, supported_language: str = "en", entity: str = ADDRESS_ENTITY) -> None:
@@ -358,10 +383,19 @@ class StreetAddressRecognizer(LocalRecognizer):
             if not m:
                 break
             start, end = m.start(), m.end()
-            kind = m.lastgroup
+            kind = next(
+                k for k in ("corner", "prefixed", "typed", "suffixed", "box", "ship", "midnum", "numbered") if m.group(k)
+            )
             end, pieces = _extend_tail(probe, end)
-            score = 0.35 if kind == "numbered" else 0.6
-            if pieces & {"unit", "zip", "country", "state", "military"} or kind in ("box", "ship"):
+            street_type = (m.group("type") or m.group("type2") or "").lower()
+            weak = kind == "numbered" or street_type in _AMBIGUOUS_TYPES
+            score = 0.35 if weak else 0.6
+            if (
+                pieces & {"unit", "zip", "country", "state", "military"}
+                or kind in ("box", "ship")
+                or m.group("unit")
+                or "\n" in text[m.end() : end]
+            ):
                 score += 0.25
             if _ADDRESS_CONTEXT.search(text[max(0, start - 60) : start]):
                 score += 0.25
@@ -396,7 +430,9 @@ def _extend_tail(text: str, end: int) -> tuple[int, set[str]]:
                     m.end() == len(text)
                     or text[m.end()] in ",\n?!.)"
                     or any(
-                        p.match(text, nxt) for k, p in _TAIL_PIECES if k in ("zip", "country", "state", "military")
+                        p.match(text, nxt)
+                        for k, p in _TAIL_PIECES
+                        if k in ("zip", "country", "state", "military", "missing")
                     )
                 )
                 if kind == "city" and not tail_ok:
@@ -414,7 +450,7 @@ def _extend_tail(text: str, end: int) -> tuple[int, set[str]]:
 def _trim_end(text: str, start: int, end: int) -> int:
     while end > start and text[end - 1] in " \t\n,.>-":
         # Keep the period of an abbreviation such as "St." or "Apt.".
-        if text[end - 1] == "." and regex.search(r"(?:\b\p{L}{1,4}|\p{Lu}\p{L}*)\.$", text[start:end]):
+        if text[end - 1] == "." and regex.search(r"(?:^|[^\p{L}])\p{L}{1,4}\.$", text[start:end]):
             break
         end -= 1
     return end
@@ -685,7 +721,7 @@ def filter_false_positives(text: str, results: list[RecognizerResult]) -> list[R
                 continue
             if not regex.search(r"\d", value) and not _MONTHS_DAYS.search(value):
                 continue
-            if regex.search(r"(?i)\b(?:years?|yrs?|months?|weeks?|days?|hours?|minutes?)\b(?:\s+old)?", value) and not _MONTHS_DAYS.search(value):
+            if regex.search(r"(?i)\b(?:years?|yrs?|months?|weeks?|days?|hours?|minutes?|age|aged|old)\b", value) and not _MONTHS_DAYS.search(value):
                 continue
             if any(b.start < r.end and r.start < b.end for b in blockers):
                 continue
@@ -783,11 +819,40 @@ def _addressee_names(text: str, results: list[RecognizerResult]) -> list[Recogni
     return found
 
 
+def _clean_person_span(text: str, r: RecognizerResult) -> RecognizerResult | None:
+    """Trim a PERSON span to the name: no line break, sentence end, possessive or lead-in word."""
+    start, end = r.start, r.end
+    value = text[start:end]
+    cut = regex.search(r"\n|(?<!\b\p{Lu})[.!?]\s|[:\"“”(]|['’]s\b", value)
+    if cut:
+        end = start + cut.start()
+    while True:
+        m = regex.match(r"\s*([\p{L}'’]+)\s+", text[start:end])
+        if not m or not (
+            m.group(1) in _NAME_STOP or m.group(1) in _CITY_STOP or m.group(1).lower() in _COMMON_WORDS
+            or m.group(1).lower() in ("i'm", "i’m")
+        ):
+            break
+        start += m.end()
+    while end > start and text[end - 1] in " \t,;-":
+        end -= 1
+    if end - start < 2:
+        return None
+    if (start, end) == (r.start, r.end):
+        return r
+    return RecognizerResult(
+        r.entity_type, start, end, r.score,
+        analysis_explanation=r.analysis_explanation,
+        recognition_metadata=dict(r.recognition_metadata or {}),
+    )
+
+
 def propagate_person_names(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
     """Mark later mentions of a detected person's name parts ("Jane Doe ... Doe said").
 
-    Each capitalized part (3+ letters, not a stop word) of a PERSON span becomes a PERSON
-    hit wherever it appears on its own. PERSON hits inside a street address (street names
+    PERSON spans are first trimmed to the name (no line break, sentence end, possessive
+    "'s" or lead-in word such as "I'm"). Each capitalized part (3+ letters, not a stop
+    word) of a PERSON span becomes a PERSON hit wherever it appears on its own. PERSON hits inside a street address (street names
     such as "Kimberly Way") are dropped unless they came from a courtesy title.
 
     Args:
@@ -798,12 +863,13 @@ def propagate_person_names(text: str, results: list[RecognizerResult]) -> list[R
         The results plus the propagated mentions.
     """
     addresses = [r for r in results if r.entity_type == ADDRESS_ENTITY]
+    cleaned = [r if r.entity_type != "PERSON" else _clean_person_span(text, r) for r in results]
     out = [
         r
-        for r in results
-        if not (
+        for r in cleaned
+        if r is not None and not (
             r.entity_type == "PERSON"
-            and r.score < 0.85
+            and not (r.score >= 0.85 and (r.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY) == "PersonNameRecognizer")
             and any(a.start <= r.start and r.end <= a.end for a in addresses)
         )
     ]
