@@ -283,7 +283,7 @@ _COUNTRIES = (
 _COUNTRY_WORDS = frozenset(w for c in _COUNTRIES.replace("\\", "").split("|") for w in regex.findall(r"\p{L}{2,}", c))
 _UNIT = r"(?i:apt|apartment|suite|ste|unit|flat|room|rm|floor|fl|bldg|building|box|no|\#)\.?[ ]?\#?\d{1,6}[A-Za-z]?\b"
 _MILITARY_TAIL = r"(?i:apo|fpo|dpo)[ ](?i:aa|ae|ap)[ ]\d{5}\b"
-_ZIP = r"(?:\d{5}(?:-\d{3,4})?|\d{4}(?:[ ]\p{Lu}{2})?|\d{3}[ ]\d{2}|\p{Lu}{1,2}\d[\p{Lu}\d]?[ ]\d\p{Lu}{2})(?![\w-]|[ .]\d)"
+_ZIP = r"(?:\d{5}(?:-\d{3,4})?|\d{2}-\d{3}|\d{4}(?:[ ]\p{Lu}{2})?|\d{3}[ ]\d{2}|\p{Lu}{1,2}\d[\p{Lu}\d]?[ ]\d\p{Lu}{2})(?![\w-]|[ .]\d)"
 _STATE = r"\p{Lu}{2,3}(?![\w'’-])"
 _CITY_WORD = rf"(?:{_CAP}|\({_CAP}(?:[ ]{_CAP})*\))"
 _CITY = rf"{_CITY_WORD}(?:[ -](?!(?:{_COUNTRIES})(?![\w-]))(?:{_CITY_WORD}|{_PARTICLE}(?=[ -]\p{{Lu}})))*"
@@ -456,6 +456,77 @@ def _trim_end(text: str, start: int, end: int) -> int:
     return end
 
 
+# --------------------------------------------------------------------------- date-times
+
+_DATETIME = regex.compile(
+    r"(?<![\w:.-])\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?(?![\w:])"
+)
+
+
+class DateTimeRecognizer(LocalRecognizer):
+    """ISO-style timestamps ("2018-02-24 12:45:18") as one DATE_TIME span, time included."""
+
+    def __init__(self, supported_language: str = "en") -> None:
+        super().__init__(
+            supported_entities=["DATE_TIME"], supported_language=supported_language, name="DateTimeRecognizer"
+        )
+
+    def load(self) -> None:  # noqa: D102 - nothing to load
+        pass
+
+    def analyze(  # noqa: D102
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        return [_result("DATE_TIME", m.start(), m.end(), 0.9, self) for m in _DATETIME.finditer(text)]
+
+
+# --------------------------------------------------------------------------- places
+
+_PLACE_CUE = regex.compile(
+    rf"(?i:\b(?:grew up in|born in|raised in|moved (?:here |there )?(?:from|to)|travel(?:l)?ing to|"
+    rf"trip to|flew to|flying to|live[sd]? in|living in|home (?:city|town)|city of|town of|"
+    rf"village of|based in|located in|i am in|i'm in|we are in|visit(?:ing|ed)?|stay(?:ing|ed)? in|"
+    rf"relocat(?:e|ed|ing) to))[ ]+(?P<place>{_CITY_WORD}(?:[ -](?:{_CITY_WORD}|{_PARTICLE}(?=[ -]\p{{Lu}}))){{0,3}})"
+)
+_POSTCODE_CUE = regex.compile(
+    r"(?i:\b(?:zip(?:[ ]?code)?|postal[ ]code|post[ ]?code|plz|cep)\b)(?:[^\w\n]|\bis\b|\bwas\b){0,12}"
+    r"(?P<zip>\d{3,6}(?:[- ]\d{3,4})?(?:[ ][A-Z]{2})?|[A-Z]{1,2}\d[A-Z\d]?[ ]?\d[A-Z]{2}|[A-Z]\d[A-Z][ ]?\d[A-Z]\d)(?![\w-])"
+)
+_COUNTRY_MENTION = regex.compile(rf"(?<![\w-])(?:{_COUNTRIES})(?![\w-])")
+
+
+class PlaceRecognizer(LocalRecognizer):
+    """Countries (built-in list), places after explicit cues ("grew up in X") and labeled postcodes.
+
+    Emits LOCATION, the entity the NER model uses for cities and countries, so merging
+    with street addresses and policies keep working unchanged.
+    """
+
+    def __init__(self, supported_language: str = "en") -> None:
+        super().__init__(
+            supported_entities=["LOCATION"],
+            supported_language=supported_language,
+            name="PlaceRecognizer",
+        )
+
+    def load(self) -> None:  # noqa: D102 - nothing to load
+        pass
+
+    def analyze(  # noqa: D102
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        results = [_result("LOCATION", m.start(), m.end(), 0.6, self) for m in _COUNTRY_MENTION.finditer(text)]
+        results += [
+            _result("LOCATION", m.start("zip"), m.end("zip"), 0.6, self) for m in _POSTCODE_CUE.finditer(text)
+        ]
+        for m in _PLACE_CUE.finditer(text):
+            words = m.group("place").split()
+            if words[0].rstrip(".,") in _CITY_STOP or words[0].rstrip(".,") in _NAME_STOP:
+                continue
+            results.append(_result("LOCATION", m.start("place"), m.end("place"), 0.5, self))
+        return results
+
+
 # --------------------------------------------------------------------------- person names
 
 _TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Lady|Lord|Rev|Fr|Capt|Sgt|Mme|Mlle|Herr|Frau|Sr|Sra|Srta)"
@@ -507,6 +578,7 @@ _CUE_NAME = regex.compile(
     rf"cardholder:?|speak to|ask for))[ \t]*\n?[ \t]*(?P<name>{_NAME_WORD}(?:[ ]{_NAME_WORD}){{0,3}})"
 )
 _TOKEN = regex.compile(rf"[{_L}][{_L}'’-]*\.?")
+_POSSESSIVE = regex.compile(r"['’]s$")
 _SENTENCE_START = regex.compile(r"(?:^|[.!?:;\n>\"“(]\s*|\?\?\?\s*)$")
 
 
@@ -556,18 +628,36 @@ class PersonNameRecognizer(LocalRecognizer):
         while i < len(tokens):
             run = [i]
             j = i + 1
-            while j < len(tokens) and len(run) < 5 and text[tokens[j - 1].end() : tokens[j].start()] in (" ", "  "):
+            while (
+                j < len(tokens)
+                and len(run) < 5
+                and text[tokens[j - 1].end() : tokens[j].start()] in (" ", "  ")
+                and not _POSSESSIVE.search(tokens[j - 1].group())
+            ):
                 run.append(j)
                 j += 1
             kinds = [_token_kind(text, tokens[k], lowercase_text, pos_by_start) for k in run]
+            # A trailing initial is not part of a name ("... Ariana, Isabel A").
+            while kinds and kinds[-1] == "initial" and len(kinds) > 1 and kinds[-2] == "stop":
+                kinds.pop()
             # Cut the run at the first token that cannot be part of a name.
             cut = next((n for n, kind in enumerate(kinds) if kind == "stop"), len(kinds))
             kinds = kinds[:cut]
             if not kinds:
                 i += 1
                 continue
+            while kinds and kinds[-1] == "initial":
+                kinds.pop()
+            if not kinds:
+                i += 1
+                continue
+            # "Szabina J Gelencsér": a middle initial between two name-like words.
+            middle_initial = any(
+                kinds[n] == "initial" and kinds[n - 1] != "initial" and kinds[n + 1] != "initial"
+                for n in range(1, len(kinds) - 1)
+            )
             anchors = [n for n, kind in enumerate(kinds) if kind in ("first", "surname", "shape")]
-            if not anchors:
+            if not anchors and not (middle_initial and not lowercase_text):
                 i += 1
                 continue
             if lowercase_text:
@@ -575,11 +665,13 @@ class PersonNameRecognizer(LocalRecognizer):
                 if kinds[0] != "first":
                     i += 1
                     continue
-                kinds = kinds[: 1 + sum(1 for _ in itertools.takewhile(lambda k: k == "cap", kinds[1:3]))]
+                kinds = kinds[: 1 + sum(1 for _ in itertools.takewhile(lambda k: k in ("cap", "initial"), kinds[1:4]))]
+                while kinds[-1] == "initial":
+                    kinds.pop()
             last = len(kinds)
             first_tok, last_tok = tokens[run[0]], tokens[run[last - 1]]
-            start, end = first_tok.start(), last_tok.end()
-            if text[end - 1] == "." and not regex.fullmatch(r"\p{Lu}\.", last_tok.group()) and last_tok.group() not in _NAME_SUFFIXES:
+            start, end = first_tok.start(), last_tok.start() + len(_POSSESSIVE.sub("", last_tok.group()))
+            if text[end - 1] == "." and last_tok.group() not in _NAME_SUFFIXES:
                 end -= 1
             if last == 1:
                 only = kinds[0]
@@ -610,10 +702,12 @@ _NON_NAME_POS = frozenset({"VERB", "AUX", "ADP", "DET", "PRON", "CCONJ", "SCONJ"
 
 def _token_kind(text: str, tok: regex.Match, lowercase_text: bool, pos_by_start: dict[int, str]) -> str:
     """Classify one word token: first / surname / shape / cap / stop."""
-    word = tok.group()
+    word = _POSSESSIVE.sub("", tok.group())
     bare = word.rstrip(".")
     low = bare.lower()
     if lowercase_text:
+        if len(bare) == 1:
+            return "initial"
         if low in _COMMON_WORDS or low in _SPACY_STOP or pos_by_start.get(tok.start()) in _NON_NAME_POS:
             return "stop"
         if low in FIRST_NAMES and low not in AMBIGUOUS_FIRST_NAMES and len(low) > 2:
@@ -624,7 +718,7 @@ def _token_kind(text: str, tok: regex.Match, lowercase_text: bool, pos_by_start:
     if word in _NAME_SUFFIXES:
         return "cap"
     if regex.fullmatch(r"\p{Lu}\.?", word):
-        return "cap"  # a middle initial
+        return "initial"
     if not (bare[:1].isupper() and not bare.isupper()):
         return "stop"
     if low in FIRST_NAMES:
@@ -823,7 +917,7 @@ def _clean_person_span(text: str, r: RecognizerResult) -> RecognizerResult | Non
     """Trim a PERSON span to the name: no line break, sentence end, possessive or lead-in word."""
     start, end = r.start, r.end
     value = text[start:end]
-    cut = regex.search(r"\n|(?<!\b\p{Lu})[.!?]\s|[:\"“”(]|['’]s\b", value)
+    cut = regex.search(r"\n|(?<!\b\p{L})[.!?]\s|[:\"“”(]|['’]s\b", value)
     if cut:
         end = start + cut.start()
     while True:
@@ -925,7 +1019,8 @@ def build_custom_recognizers(locale: str = "US") -> list[EntityRecognizer]:
             for phone numbers written without a country code.
 
     Returns:
-        New recognizer instances (cards, phones, street addresses, person names), to be
+        New recognizer instances (cards, phones, street addresses, places, person names,
+        timestamps), to be
         added with ``analyzer.registry.add_recognizer`` after removing
         ``RECOGNIZERS_TO_REMOVE``.
 
@@ -938,7 +1033,9 @@ def build_custom_recognizers(locale: str = "US") -> list[EntityRecognizer]:
         LuhnCardRecognizer(),
         InternationalPhoneRecognizer(locale=locale),
         StreetAddressRecognizer(),
+        PlaceRecognizer(),
         PersonNameRecognizer(),
+        DateTimeRecognizer(),
     ]
 
 
