@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 
 import phonenumbers
 import regex
@@ -490,7 +489,7 @@ _PLACE_CUE = regex.compile(
 )
 _POSTCODE_CUE = regex.compile(
     r"(?i:\b(?:zip(?:[ ]?code)?|postal[ ]code|post[ ]?code|plz|cep)\b)(?:[^\w\n]|\bis\b|\bwas\b){0,12}"
-    r"(?P<zip>\d{3,6}(?:[- ]\d{3,4})?(?:[ ][A-Z]{2})?|[A-Z]{1,2}\d[A-Z\d]?[ ]?\d[A-Z]{2}|[A-Z]\d[A-Z][ ]?\d[A-Z]\d)(?![\w-])"
+    r"(?P<zip>\d{3,6}(?:[- ]\d{2,4})?(?:[ ][A-Z]{2})?|[A-Z]{1,2}\d[A-Z\d]?[ ]?\d[A-Z]{2}|[A-Z]\d[A-Z][ ]?\d[A-Z]\d)(?![\w-])"
 )
 _COUNTRY_MENTION = regex.compile(rf"(?<![\w-])(?:{_COUNTRIES})(?![\w-])")
 
@@ -661,11 +660,16 @@ class PersonNameRecognizer(LocalRecognizer):
                 i += 1
                 continue
             if lowercase_text:
-                # Lowercase notes: a known given name plus at most two following words.
                 if kinds[0] != "first":
                     i += 1
                     continue
-                kinds = kinds[: 1 + sum(1 for _ in itertools.takewhile(lambda k: k in ("cap", "initial"), kinds[1:4]))]
+                # Lowercase notes: a given name, an optional initial, and at most one surname.
+                keep = 1
+                if keep < len(kinds) and kinds[keep] == "initial":
+                    keep += 1
+                if keep < len(kinds) and kinds[keep] in ("cap", "first"):
+                    keep += 1
+                kinds = kinds[:keep]
                 while kinds[-1] == "initial":
                     kinds.pop()
             last = len(kinds)
