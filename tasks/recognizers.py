@@ -321,6 +321,8 @@ _ANCHORS = regex.compile(
     """,
     regex.VERBOSE,
 )
+_HAS_DIGIT = regex.compile(r"\d")
+_CORNER_WORD = regex.compile(r"(?i)\b(?:corner|intersection)\b")
 _TAIL_SEP = regex.compile(r"[ \t]*(?:,[ \t]*(?:\n[ \t>]*)?|\n[ \t>]*(?:,[ \t]*)?(?:\n[ \t>]*)?|[ \t]+)")
 _TAIL_PIECES = (
     ("unit", regex.compile(_UNIT)),
@@ -371,6 +373,9 @@ class StreetAddressRecognizer(LocalRecognizer):
     def analyze(  # noqa: D102
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
+        # Every anchor but an intersection needs a digit: skip digit-free text cheaply.
+        if not _HAS_DIGIT.search(text) and not _CORNER_WORD.search(text):
+            return []
         probe = text
         letters = regex.sub(r"[^\p{L}]", "", text)
         if letters and letters == letters.lower():
@@ -621,7 +626,8 @@ class PersonNameRecognizer(LocalRecognizer):
     def _name_runs(self, text: str, nlp_artifacts: NlpArtifacts | None) -> list[RecognizerResult]:
         lowercase_text = text == text.lower()
         tokens = list(_TOKEN.finditer(text))
-        pos_by_start = _pos_tags(nlp_artifacts)
+        # POS tags only matter for lowercase notes, where capitalization says nothing.
+        pos_by_start = _pos_tags(nlp_artifacts) if lowercase_text else {}
         results = []
         i = 0
         while i < len(tokens):
@@ -945,12 +951,61 @@ def _clean_person_span(text: str, r: RecognizerResult) -> RecognizerResult | Non
     )
 
 
+_COORDINATION = regex.compile(
+    rf"(?<![\p{{L}}\p{{M}}])\p{{Lu}}[{_L}'’-]+(?:(?:,[ ]|,?[ ]and[ ]|[ ]&[ ])\p{{Lu}}[{_L}'’-]+)+(?![\p{{L}}\p{{M}}])"
+)
+_SPEAKER = regex.compile(rf"(?m)^[ \t>]*(\p{{Lu}}[{_L}'’-]+)[ \t]*:[ \t]*(?=\S)")
+_LABEL_WORDS = frozenset(
+    "Name Phone Mobile Desk Fax Email E-mail Website Address Zip ZIP Tel Cell Office Home Work "
+    "Bot User Agent Customer Answer Question Note Notes Subject Date Time Re Fwd To From Cc Ref "
+    "Order Account Card Title Company Directed Written Produced Starring Genre Rating Runtime".split()
+)
+
+
+def _person_hit(start: int, end: int, source: str) -> RecognizerResult:
+    return RecognizerResult(
+        "PERSON", start, end, 0.5, recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: source}
+    )
+
+
+def _coordinated_and_speaker_names(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """Names listed next to a known name ("Kadiev and Adams") and dialogue speaker labels."""
+    persons = [r for r in results if r.entity_type == "PERSON"]
+    taken = [r for r in results if r.entity_type in ("PERSON", ADDRESS_ENTITY, "LOCATION")]
+    found: list[RecognizerResult] = []
+
+    def free(s: int, e: int) -> bool:
+        return not any(s < r.end and r.start < e for r in taken + found)
+
+    for m in _COORDINATION.finditer(text):
+        words = list(regex.finditer(rf"\p{{Lu}}[{_L}'’-]+", m.group()))
+        words = [w for w in words if w.group() not in ("And",)]
+        known = [w for w in words if any(p.start <= m.start() + w.start() and m.start() + w.end() <= p.end for p in persons)]
+        if not known or len(known) == len(words):
+            continue
+        for w in words:
+            s, e = m.start() + w.start(), m.start() + w.end()
+            if w.group() not in _NAME_STOP and w.group() not in _CITY_STOP and w.group() not in _COUNTRY_WORDS and free(s, e):
+                found.append(_person_hit(s, e, "PersonNameCoordination"))
+    speakers = [m for m in _SPEAKER.finditer(text) if m.group(1) not in _LABEL_WORDS and m.group(1) not in _NAME_STOP]
+    if len(speakers) >= 2 and any(
+        m.group(1).lower() in FIRST_NAMES or any(p.start <= m.start(1) < p.end for p in persons) for m in speakers
+    ):
+        for m in speakers:
+            if free(m.start(1), m.end(1)):
+                found.append(_person_hit(m.start(1), m.end(1), "PersonNameSpeaker"))
+    return found
+
+
 def propagate_person_names(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
     """Mark later mentions of a detected person's name parts ("Jane Doe ... Doe said").
 
     PERSON spans are first trimmed to the name (no line break, sentence end, possessive
-    "'s" or lead-in word such as "I'm"). Each capitalized part (3+ letters, not a stop
-    word) of a PERSON span becomes a PERSON hit wherever it appears on its own. PERSON hits inside a street address (street names
+    "'s" or lead-in word such as "I'm"). Single words coordinated with a detected name
+    ("Kadiev and Adams") and dialogue speaker labels ("Ubul: ...", when two or more lines
+    have them and one is a known name) become PERSON hits. Finally each capitalized part
+    (3+ letters, not a stop word) of a PERSON span becomes a PERSON hit wherever it
+    appears on its own. PERSON hits inside a street address (street names
     such as "Kimberly Way") are dropped unless they came from a courtesy title.
 
     Args:
@@ -975,6 +1030,7 @@ def propagate_person_names(text: str, results: list[RecognizerResult]) -> list[R
         r for r in _addressee_names(text, results)
         if not any(o.entity_type == "PERSON" and o.start <= r.start and r.end <= o.end for o in out)
     ]
+    out += _coordinated_and_speaker_names(text, out)
     persons = [r for r in out if r.entity_type == "PERSON"]
     parts = {
         w
