@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 
 import phonenumbers
 import regex
@@ -311,7 +312,7 @@ _ANCHORS = regex.compile(
       | (?P<prefixed>(?:{_NUM}(?:[ ]{_NUM})?[ ])?(?i:{_STREET_PREFIXES})[ ]
             (?:(?:{_CAP}|{_PARTICLE})[ ]){{0,5}}{_CAP}(?:[ ]{_NUM}\b)?)
       | (?P<typed>{_NUM}(?:[ ]{_NUM})?[ ](?:{_CAP}[ ]){{0,4}}(?P<type>(?i:{_STREET_TYPES}))\b\.?)
-      | (?P<suffixed>(?:{_NUM}(?:[ ]{_NUM})?[ ])?(?:{_CAP}[ ])?(?:(?:{_CAP}|\p{{Ll}}+)[ ]){{0,2}}[{_L}-]*
+      | (?P<suffixed>(?:{_NUM}(?:[ ]{_NUM})?[ ])?(?:{_CAP}[ ]){{0,2}}(?:{_PARTICLE}[ ])?[{_L}-]*
             (?i:{_STREET_SUFFIXES})[ ]{_NUM}\b\.?)
       | (?P<box>(?:{_NUM}[ ])?(?i:p\.?[ ]?o\.?[ ]?box|post[ ]office[ ]box|postbox|(?:psc|unit|cmr)[ ]\d{{1,5}},?[ ]box)[ ]?\d{{1,6}}\b)
       | (?P<ship>(?i:uss|usns|usnv|uscgc)[ ]{_CAP}(?:[ ]{_CAP}){{0,2}}(?=\s*\n?\s*(?i:apo|fpo|dpo)))
@@ -581,6 +582,22 @@ _CUE_NAME = regex.compile(
     rf"this is|i am|i'm|hi|hello|thanks|thank you,?|attn:?|attention:?|patient:?|customer:?|"
     rf"cardholder:?|speak to|ask for))[ \t]*\n?[ \t]*(?P<name>{_NAME_WORD}(?:[ ]{_NAME_WORD}){{0,3}})"
 )
+# Names identified by what follows them: "Dexter lives on ...", "I'm Melvin's daughter".
+_NAME_BEFORE_CUE = regex.compile(
+    rf"(?P<name>\p{{Lu}}[{_L}'’-]+(?:[ ]\p{{Lu}}[{_L}'’-]+){{0,2}})"
+    rf"(?:[ ](?:lives|lived|resides|resided|was born|grew up|works at|worked at|is from|had given|has given)\b"
+    rf"|['’]s[ ](?:daughter|son|wife|husband|mother|father|brother|sister|kid|child|children|parents|"
+    rf"friend|boss|partner|widow|widower)\b)"
+)
+_NAME_AFTER_CUE = regex.compile(
+    rf"(?i:\bmy[ ](?:kid|son|daughter|wife|husband|mother|mom|father|dad|brother|sister|friend|boss|"
+    rf"colleague|neighbou?r|partner|grandmother|grandfather|child|uncle|aunt|cousin|nephew|niece))[ ]"
+    rf"(?P<name>\p{{Lu}}[{_L}'’-]+(?:[ ]\p{{Lu}}[{_L}'’-]+)?)"
+)
+_LOWER_CUE_NAME = regex.compile(
+    rf"\b(?:my name is|name is|call me|calls me|called|named|last name\??|first name\??)[ \t]*\n?[ \t]*"
+    rf"(?P<name>[{_L}][{_L}'’-]+(?:[ ][{_L}][{_L}'’-]+)?)"
+)
 _TOKEN = regex.compile(rf"[{_L}][{_L}'’-]*\.?")
 _POSSESSIVE = regex.compile(r"['’]s$")
 _SENTENCE_START = regex.compile(r"(?:^|[.!?:;\n>\"“(]\s*|\?\?\?\s*)$")
@@ -590,8 +607,8 @@ class PersonNameRecognizer(LocalRecognizer):
     """Person names the small NER model misses.
 
     General signals only: a courtesy title (Mr., Mrs., Dr. ...) followed by capitalized
-    words; a cue phrase ("my name is", "Name:", "Dear", "call me") followed by capitalized
-    words; and runs of name-like tokens containing a known given name (built-in
+    words; a cue phrase ("my name is", "Name:", "Dear", "call me", "my son") before, or
+    ("lives on", "'s daughter") after, capitalized words; and runs of name-like tokens containing a known given name (built-in
     multicultural list plus the US Census list), a known surname (US Census list) or a
     surname-shaped word (-son, -sen, -ov(a), -ski, -wicz, -vić, -nen, -dóttir ...). In
     all-lowercase notes only known, unambiguous given names start a name. The title
@@ -620,6 +637,18 @@ class PersonNameRecognizer(LocalRecognizer):
             s, e = _trim_name(text, m.start("name"), m.end("name"))
             if e > s:
                 results.append(_result("PERSON", s, e, 0.6, self))
+        for pattern in (_NAME_BEFORE_CUE, _NAME_AFTER_CUE):
+            for m in pattern.finditer(text):
+                s, e = _trim_name(text, m.start("name"), m.end("name"))
+                if e > s:
+                    results.append(_result("PERSON", s, e, 0.6, self))
+        if text == text.lower():
+            for m in _LOWER_CUE_NAME.finditer(text):
+                words = m.group("name").split()
+                keep = [w for w in itertools.takewhile(lambda w: w not in _COMMON_WORDS and w not in _SPACY_STOP, words)]
+                if keep:
+                    end = m.start("name") + len(" ".join(keep))
+                    results.append(_result("PERSON", m.start("name"), end, 0.6, self))
         results += self._name_runs(text, nlp_artifacts)
         return results
 
@@ -742,6 +771,12 @@ def _token_kind(text: str, tok: regex.Match, lowercase_text: bool, pos_by_start:
 
 def _trim_name(text: str, start: int, end: int) -> tuple[int, int]:
     """Cut a name span at the first stop word (e.g. 'Suite', 'The') and trailing punctuation."""
+    words = list(regex.finditer(r"\S+", text[start:end]))
+    while words and (words[0].group() in _NAME_STOP or words[0].group() in _CITY_STOP or words[0].group() in ("I'm", "I’m")):
+        words = words[1:]
+    if not words:
+        return start, start
+    start += words[0].start()
     words = list(regex.finditer(r"\S+", text[start:end]))
     keep_end = start
     for w in words:

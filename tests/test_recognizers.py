@@ -180,6 +180,10 @@ def test_address_recognizer_when_no_address_then_nothing(text: str) -> None:
         ("Have you seen Szabina J Gelencsér today", "Szabina J Gelencsér"),  # middle initial
         ("note from patricia desrosiers today", "patricia desrosiers"),  # lowercase note, known first name
         ("Wisława Szczepańska's case", "Wisława Szczepańska"),  # possessive trimmed
+        ("Dexter lives on Ziegelgasse 19", "Dexter"),  # name before "lives on"
+        ("I'm Melvin's daughter", "Melvin"),  # name before a kinship word
+        ("remove my kid Tadeo from the will", "Tadeo"),  # name after "my kid"
+        ("my name is borna jerković but", "borna jerković"),  # lowercase cue, stops at "but"
     ],
 )
 def test_person_recognizer_when_name_then_found(text: str, name: str) -> None:
@@ -281,6 +285,24 @@ def test_propagate_person_names_when_surname_repeats_then_marked() -> None:
     results = [_r("PERSON", 12, 28)]
     out = rec.propagate_person_names(text, results)
     assert sorted(_spans(out, text, "PERSON")) == ["Holinka", "Jindřich Holinka"]
+
+
+def test_propagate_person_names_when_coordinated_with_known_name_then_marked() -> None:
+    text = "Kadiev and Adams were precision engineers."
+    out = rec.propagate_person_names(text, [_r("PERSON", 0, 6)])
+    assert sorted(_spans(out, text, "PERSON")) == ["Adams", "Kadiev"]
+
+
+def test_propagate_person_names_when_dialogue_speakers_then_marked() -> None:
+    text = 'Ubul: What a wife.\nNicole: Remember me'
+    out = rec.propagate_person_names(text, [_r("PERSON", 19, 25)])
+    assert sorted(_spans(out, text, "PERSON")) == ["Nicole", "Ubul"]
+
+
+def test_propagate_person_names_when_form_labels_then_not_names() -> None:
+    text = "Phone: 555 0101\nEmail: x@example.com\nAnna: hi"
+    out = rec.propagate_person_names(text, [])
+    assert _spans(out, text, "PERSON") == []
 
 
 def test_propagate_person_names_when_no_person_then_unchanged() -> None:
