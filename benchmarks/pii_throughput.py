@@ -84,16 +84,28 @@ def naive_engines(model: str):
     return AnalyzerEngine(nlp_engine=nlp, supported_languages=[LANGUAGE]), AnonymizerEngine()
 
 
-def run_naive(df, columns: list[str], analyzer, anonymizer, **analyze_kwargs) -> tuple[float, dict[str, list[str]]]:
-    """Presidio analyze + anonymize on every cell of `columns`, one call per cell."""
+def run_naive(
+    df, columns: list[str], analyzer, anonymizer, postprocess=None, **analyze_kwargs
+) -> tuple[float, dict[str, list[str]]]:
+    """Presidio analyze (+ optional post-processing) + anonymize on every cell of `columns`, one call per cell."""
     outputs: dict[str, list[str]] = {c: [] for c in columns}
     started = time.perf_counter()
     for row in df[columns].itertuples(index=False):
         for column, value in zip(columns, row):
             text = str(value)
             results = analyzer.analyze(text=text, language=LANGUAGE, **analyze_kwargs)
+            if postprocess is not None:
+                results = postprocess(text, results)
             outputs[column].append(anonymizer.anonymize(text=text, analyzer_results=results).text)
     return time.perf_counter() - started, outputs
+
+
+def _custom_recognizers():
+    try:
+        import tasks.recognizers as module
+    except ModuleNotFoundError:
+        return None
+    return module
 
 
 def frame_outputs(out, columns: list[str]) -> dict[str, list[str | None]]:
@@ -138,22 +150,33 @@ def main(argv: list[str] | None = None) -> int:
     c_secs, c_out = run_naive(
         df, ["notes"], naive_analyzer, anonymizer, entities=entities, score_threshold=rule.score_threshold
     )
+    # (c2) the same per-row loop with veilflow's detection (its recognizers and post-processing) on a
+    # full spaCy pipeline: isolates what the engine (batching, lean pipeline, dedup, gating) buys.
+    same_detection = build_analyzer(args.model, lean_pipeline=False)
+    recognizers = _custom_recognizers()
+    postprocess = getattr(recognizers, "postprocess_results", None)
+    entities2 = [e for e in rule.entities if e in same_detection.get_supported_entities(LANGUAGE)]
+    c2_secs, c2_out = run_naive(
+        df, ["notes"], same_detection, anonymizer, postprocess, entities=entities2, score_threshold=rule.score_threshold
+    )
     text_policy = PiiPolicy(dataset="customers-notes", text_columns={"notes": TextRule(**rule.model_dump())})
     d_frame, d_audit = anonymize_frame(df[["notes"]], text_policy, analyzer, None, batch_size=args.batch_size, n_process=args.n_process)
     d_secs = d_audit.seconds
     note_truth = [x for x in truth if x[1].startswith("notes:")]
     c_found = count_found(note_truth, c_out)
+    c2_found = count_found(note_truth, c2_out)
     d_found = count_found(note_truth, frame_outputs(d_frame, ["notes"]))
 
     n = len(df)
-    rate = {k: n / s for k, s in {"a": a_secs, "b": b_secs, "c": c_secs, "d": d_secs}.items()}
-    whole_ratio, text_ratio = rate["b"] / rate["a"], rate["d"] / rate["c"]
+    rate = {k: n / s for k, s in {"a": a_secs, "b": b_secs, "c": c_secs, "c2": c2_secs, "d": d_secs}.items()}
+    whole_ratio, text_ratio, same_ratio = rate["b"] / rate["a"], rate["d"] / rate["c"], rate["d"] / rate["c2"]
     a_total, b_total = sum(a_found.values()), sum(b_found.values())
-    c_total, d_total = sum(c_found.values()), sum(d_found.values())
+    c_total, c2_total, d_total = sum(c_found.values()), sum(c2_found.values()), sum(d_found.values())
     checks = {
         "(b) finds at least as many true PII values as (a)": b_total >= a_total,
         "(b) >= 10x (a) rows/s on whole rows": whole_ratio >= 10,
-        "veilflow text-only >= 3x (c) rows/s": text_ratio >= 3,
+        "veilflow text-only (d) >= 3x (c) rows/s": text_ratio >= 3,
+        "veilflow text-only (d) >= 3x (c2) rows/s (same detection)": same_ratio >= 3,
     }
 
     kinds = sorted(truth_total)
@@ -174,21 +197,21 @@ def main(argv: list[str] | None = None) -> int:
         f"| (a) naive, whole rows | Presidio `analyze` + `anonymize` per cell on {len(pii_columns)} PII columns, default entities | {a_secs:.1f} | {rate['a']:.1f} | {a_total} / {len(truth)} |",
         f"| (b) veilflow, whole rows | `anonymize_frame` with `customers.pii.yaml` | {b_secs:.1f} | {rate['b']:.1f} | {b_total} / {len(truth)} |",
         f"| (c) naive, notes only | Presidio per row, policy entities, threshold {rule.score_threshold} | {c_secs:.1f} | {rate['c']:.1f} | {c_total} / {len(note_truth)} |",
+        f"| (c2) per row, veilflow's detection | same loop with veilflow's recognizers + post-processing, full spaCy pipeline | {c2_secs:.1f} | {rate['c2']:.1f} | {c2_total} / {len(note_truth)} |",
         f"| (d) veilflow, notes only | `anonymize_frame` on the notes column alone | {d_secs:.1f} | {rate['d']:.1f} | {d_total} / {len(note_truth)} |",
         "",
         f"Speed-up on whole rows (b)/(a): **{whole_ratio:.1f}x** (target >= 10x). "
-        f"Speed-up on free text alone (d)/(c): **{text_ratio:.1f}x** (target >= 3x).",
+        f"Speed-up on free text alone (d)/(c): **{text_ratio:.1f}x** (target >= 3x); "
+        f"against the same detection per row (d)/(c2): **{same_ratio:.1f}x**.",
         "",
         "True PII values hidden, by where they are (ground truth from the generator's values):",
         "",
-        "| value | total | (a) | (b) | (c) | (d) |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| value | total | (a) | (b) | (c) | (c2) | (d) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for k in kinds:
-        notes = k.startswith("notes:")
-        lines.append(
-            f"| {k} | {truth_total[k]} | {a_found[k]} | {b_found[k]} | {c_found[k] if notes else ''} | {d_found[k] if notes else ''} |"
-        )
+        text_only = [str(x[k]) if k.startswith("notes:") else "" for x in (c_found, c2_found, d_found)]
+        lines.append(f"| {k} | {truth_total[k]} | {a_found[k]} | {b_found[k]} | {' | '.join(text_only)} |")
     lines += ["", "Checks:", ""]
     lines += [f"- {'PASS' if ok else 'FAIL'}: {name}" for name, ok in checks.items()]
     lines += [
@@ -198,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         "(NER; no parser/tagger/lemmatizer), and each pattern recognizer only runs on texts that can match it",
         "(e.g. no SSN search in a text with fewer than 9 digits). veilflow also replaces, in free text, any raw",
         "value of the row's structured PII columns (`redact_known_values`), which is why (b) hides more than (a).",
+        "(c) is plain Presidio; (d) also runs veilflow's custom recognizers (tasks/recognizers.py), whose cost",
+        "is part of (d) but not of (c); (c2) runs that same detection per row, so (d)/(c2) is the engine's own speed-up.",
         "",
     ]
     text = "\n".join(lines)

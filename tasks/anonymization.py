@@ -9,6 +9,7 @@ import logging
 import multiprocessing
 import os
 import re
+import sys
 import tempfile
 import time
 import warnings
@@ -78,12 +79,15 @@ _SHARED_ENCODERS = ("tok2vec", "transformer")
 _TOKEN = re.compile(r"[^\W_]+")  # alphanumeric runs; punctuation and underscores separate tokens
 _DIGIT = re.compile(r"\d")
 
-# Necessary conditions for Presidio's own pattern recognizers to match (read from their regexes):
-# a text that fails them cannot produce a hit, so the recognizer is not run on it.
+# Necessary conditions for pattern recognizers to match (read from their regexes; veilflow's own in
+# tasks/recognizers.py need 7-15 phone digits and 12-19 card digits): a text that fails them cannot
+# produce a hit, so the recognizer is not run on it. Thresholds sit at or below the real minimum.
 _RECOGNIZER_GATES: dict[str, Callable[[str, int], bool]] = {
     "EmailRecognizer": lambda text, digits: "@" in text,
     "PhoneRecognizer": lambda text, digits: digits >= 5,
+    "InternationalPhoneRecognizer": lambda text, digits: digits >= 5,
     "CreditCardRecognizer": lambda text, digits: digits >= 12,
+    "LuhnCardRecognizer": lambda text, digits: digits >= 12,
     "UsSsnRecognizer": lambda text, digits: digits >= 9,
 }
 
@@ -368,7 +372,7 @@ def disable_tldextract_network(cache_dir: str | Path | None = None) -> None:
     """
     os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
     os.environ.setdefault("TLDEXTRACT_CACHE", str(cache_dir or Path(tempfile.gettempdir()) / "veilflow-tldextract"))
-    module = __import__("sys").modules.get("tldextract.tldextract")
+    module = sys.modules.get("tldextract.tldextract")
     if module is not None:
         extractor = module.TLD_EXTRACTOR
         extractor.suffix_list_urls = tuple(u for u in extractor.suffix_list_urls if not u.startswith(("http:", "https:")))
@@ -655,7 +659,9 @@ def decrypt_frame(df: pd.DataFrame, policy: PiiPolicy, key: bytes | str | None) 
                 for v in texts
             ]
         except Exception as exc:  # cryptography raises ValueError for a wrong key / bad padding
-            raise ConfigError(f"column '{column}' could not be decrypted ({type(exc).__name__}: wrong key or corrupted data)") from None
+            raise ConfigError(
+                f"column '{column}' could not be decrypted ({type(exc).__name__}: wrong key or corrupted data)"
+            ) from None
         out[column] = pd.Series(plain, index=df.index, dtype="str")
     return out
 
@@ -674,36 +680,51 @@ class _ValueIndex:
         self.min_length = min_length
         self.table: dict[tuple[str, ...], set[str]] = {}
         self.first: set[str] = set()
-        self.lengths: list[int] = []
+        self._lengths: set[int] = set()
         self.skipped: dict[str, int] = {}
         self.checked = 0
 
+    @property
+    def lengths(self) -> list[int]:
+        return sorted(self._lengths, reverse=True)
+
     def add(self, column: str, series: pd.Series) -> None:
         skipped = 0
+        table, first, lengths, findall = self.table, self.first, self._lengths, _TOKEN.findall
         for value in pd.unique(_as_str(series).dropna()):
-            tokens = tuple(_TOKEN.findall(value.lower()))
-            if sum(map(len, tokens)) < self.min_length:
+            tokens = tuple(findall(value.lower()))
+            if len("".join(tokens)) < self.min_length:
                 skipped += 1
                 continue
-            self.table.setdefault(tokens, set()).add(column)
-            self.first.add(tokens[0])
+            sources = table.get(tokens)
+            if sources is None:
+                table[tokens] = {column}
+                first.add(tokens[0])
+                lengths.add(len(tokens))
+            else:
+                sources.add(column)
             self.checked += 1
         self.skipped[column] = skipped
-        self.lengths = sorted({len(t) for t in self.table}, reverse=True)
 
     def find(self, text: str, overlapping: bool = True) -> list[tuple[int, int, set[str]]]:
         """Spans (start, end, source columns) of raw values in `text`; longest match per start."""
-        matches = list(_TOKEN.finditer(text))
-        if not matches or not self.table:
+        lower = text.lower()
+        first = self.first
+        # Fast exit (most cells): no token can start a raw value.
+        if not any(tok in first for tok in _TOKEN.findall(lower)):
             return []
+        # Offsets of the lower-cased text are valid unless lower-casing changed its length (rare scripts).
+        source = lower if len(lower) == len(text) else text
+        matches = list(_TOKEN.finditer(source))
         tokens = [m.group().lower() for m in matches]
         n = len(tokens)
+        lengths = self.lengths
         spans: list[tuple[int, int, set[str]]] = []
         covered = 0
         for i, tok in enumerate(tokens):
-            if tok not in self.first or (not overlapping and i < covered):
+            if tok not in first or (not overlapping and i < covered):
                 continue
-            for length in self.lengths:
+            for length in lengths:
                 if i + length <= n:
                     sources = self.table.get(tuple(tokens[i : i + length]))
                     if sources:
@@ -755,6 +776,9 @@ def _analyze_chunk(texts: list[str], analyzer: Any, entities: list[str], thresho
             ents = [e for e in entities if e not in gates or gates[e](text, digits)]
         else:
             ents = entities
+        if not ents:  # Presidio reads an empty entity list as "all entities"
+            out.append([])
+            continue
         results = analyzer.analyze(
             text=text, language=LANGUAGE, entities=ents, score_threshold=threshold, nlp_artifacts=artifacts
         )
@@ -836,7 +860,10 @@ def _redact_text_column(
     occurrences = s.dropna().value_counts(sort=False)
     distinct = occurrences.index.tolist()
     texts = [t for t in distinct if t.strip()]
-    detected = _analyze_texts(texts, analyzer, entities, rule.score_threshold, batch_size, n_process) if entities else [[] for _ in texts]
+    if entities:
+        detected = _analyze_texts(texts, analyzer, entities, rule.score_threshold, batch_size, n_process)
+    else:
+        detected = [[] for _ in texts]
     counts: Counter[str] = Counter()
     known_spans = 0
     mapping: dict[str, str] = {t: t for t in distinct}  # blank texts stay as they are
@@ -927,8 +954,9 @@ def anonymize_frame(
             if name is not None and values is not None:
                 out[name] = values
         elif column in policy.text_columns:
+            rule = policy.text_columns[column]
             values, audit = _redact_text_column(
-                df[column], policy.text_columns[column], analyzer, text_entities[column], known, column_entity, batch_size, n_process
+                df[column], rule, analyzer, text_entities[column], known, column_entity, batch_size, n_process
             )
             out[column] = values
             audits[column] = audit
@@ -959,6 +987,10 @@ _PHONE_RE = re.compile(
     r"|(?<![\w+])\+\d{1,3}(?:[\s.\-]?\(?\d{1,4}\)?){2,5}(?!\w)"  # international "+CC ..." formats
 )
 _CARD_RE = re.compile(r"(?<!\w)(?:\d[ \-]?){12,18}\d(?!\w)")
+# A cheap superset of the four patterns (each starts at a non-alphanumeric boundary with a digit,
+# "(" or "+", and is at least 8 characters of digits and separators): only cells it finds reach
+# `_pattern_hits`, so hex pseudonyms are skipped at regex-engine speed.
+_PATTERN_PREFILTER = re.compile(r"@|(?<![A-Za-z0-9])[\d(+][\d\s().+\-]{6,}\d(?![A-Za-z0-9])")
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -1048,11 +1080,13 @@ def check_leaks(raw_df: pd.DataFrame, anon_df: pd.DataFrame, policy: PiiPolicy) 
         counts = _as_str(series).dropna().value_counts(sort=False)
         values: Counter[str] = Counter()
         patterns: Counter[str] = Counter()
+        prefilter = _PATTERN_PREFILTER.search
         for text, n in zip(counts.index.tolist(), counts.tolist()):
             for _, _, sources in index.find(text, overlapping=False):
                 values[sorted(sources)[0]] += n
-            for kind, k in _pattern_hits(text).items():
-                patterns[kind] += k * n
+            if prefilter(text):
+                for kind, k in _pattern_hits(text).items():
+                    patterns[kind] += k * n
         if values:
             value_leaks[str(column)] = dict(sorted(values.items()))
         if patterns:

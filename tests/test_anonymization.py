@@ -6,7 +6,6 @@ import re
 from datetime import date
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -323,6 +322,16 @@ def test_anonymize_when_pii_in_notes_then_replaced_by_tags(analyzer) -> None:
     assert "jane.doe" not in dumped and "4111" not in dumped  # counts only, never values
 
 
+def test_anonymize_when_text_cannot_hold_requested_entity_then_unchanged(analyzer) -> None:
+    # Only EMAIL_ADDRESS is asked for and the text has no "@": no other entity type may be tagged,
+    # although an unrestricted analysis would find a PERSON and a LOCATION here.
+    policy = _policy(text={"notes": {"entities": ["EMAIL_ADDRESS"]}})
+    text = "John Smith from Boston called twice."
+    out, audit = anonymize_frame(pd.DataFrame({"notes": [text]}), policy, analyzer, None)
+    assert out["notes"][0] == text
+    assert audit.columns["notes"].entities == {}
+
+
 def test_anonymize_when_name_of_structured_column_in_notes_then_redacted_as_known_value(analyzer) -> None:
     # A lower-case, made-up name NER would not reliably see: the structured column tells us it is PII.
     policy = _policy(
@@ -417,6 +426,8 @@ RAW = pd.DataFrame(
         ({"comment": ["from ann lee", "x"]}, {"comment": {"name": 1}}, {}),
         # a Luhn-valid card number and an SSN pattern that were never in the raw columns
         ({"notes": ["card 4111-1111-1111-1111, ssn 157-27-2317", "ok"]}, {}, {"notes": {"CREDIT_CARD": 1, "US_SSN": 1}}),
+        # North American and international phone formats that were never raw values
+        ({"notes": ["ring (212) 555-0199 or +44 20 7946 0958", "ok"]}, {}, {"notes": {"PHONE_NUMBER": 2}}),
         # 16 digits failing Luhn are not a card
         ({"notes": ["order 4111-1111-1111-1112", "ok"]}, {}, {}),
         # a numeric column equal to a raw value leaks it
