@@ -336,7 +336,9 @@ class ColumnAudit(_Frozen):
     operator: str
     entities: dict[str, int] = Field(description="entity type -> number found (structured: non-null values)")
     output_column: str | None = Field(description="where the result went; None when the column was dropped")
-    unparsed: int = Field(default=0, description="values the operator could not parse (written as missing)")
+    unparsed: int = Field(
+        default=0, description="values the operator could not parse or place, e.g. a future birth date (written as missing)"
+    )
     known_value_spans: int = Field(default=0, description="text spans matched from the structured columns' raw values")
     texts_analyzed: int = Field(default=0, description="distinct texts sent to the analyzer")
 
@@ -456,7 +458,7 @@ def build_analyzer(
         An `AnalyzerEngine`; its `nlp_engine.label` names the model or `"pattern-only"`.
 
     Raises:
-        ConfigError: the model is installed but cannot be loaded.
+        ConfigError: the model is installed but cannot be loaded, or no recognizer serves `entities`.
     """
     disable_tldextract_network()
     import spacy
@@ -507,6 +509,8 @@ def build_analyzer(
     if entities is not None:
         wanted = set(entities)
         registry.recognizers = [r for r in registry.recognizers if wanted & set(r.supported_entities)]
+        if not registry.recognizers:  # an empty registry would make Presidio load every default again
+            raise ConfigError(f"no recognizer detects any of the requested entities: {', '.join(sorted(wanted))}")
     analyzer = AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=[LANGUAGE])
 
     if pattern_only:

@@ -377,6 +377,11 @@ def test_build_analyzer_when_entities_given_then_only_their_recognizers(analyzer
     assert "PERSON" in analyzer.get_supported_entities("en")
 
 
+def test_build_analyzer_when_no_recognizer_for_entities_then_config_error() -> None:
+    with pytest.raises(ConfigError, match="NOT_AN_ENTITY"):
+        build_analyzer("none", entities=["NOT_AN_ENTITY"])
+
+
 def test_presidio_ner_configuration_when_compared_then_matches_presidio_default() -> None:
     import presidio_analyzer
 
