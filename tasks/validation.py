@@ -581,3 +581,66 @@ def render_validation_html(report: ValidationReport, out_path: Path) -> Path:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(page, encoding="utf-8")
     return out_path
+
+
+def build_data_docs(report: ValidationReport, suite: LoadedSuite, out_dir: Path) -> Path:
+    """Render GX's own Data Docs validation page from a counts-only report (no GX file context needed).
+
+    The page is rebuilt from `report` (counts, flags, exception lines) and the suite's configurations,
+    never from GX's raw result, so it cannot show the sample failing values GX Data Docs normally list.
+    GX's page template links CSS/JS from public CDNs: offline it renders unstyled; online, opening it
+    fetches those assets (no data is sent). `render_validation_html` is the self-contained alternative.
+
+    Args:
+        report: from `validate_frame`.
+        suite: the suite that produced `report`.
+        out_dir: folder for the page (created if needed), e.g. a temporary directory.
+
+    Returns:
+        The path of `<out_dir>/<suite name>.data-docs.html`.
+
+    Raises:
+        ValueError: the report was not produced by this suite.
+    """
+    from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
+    from great_expectations.render.renderer import ValidationResultsPageRenderer
+    from great_expectations.render.view import DefaultJinjaPageView
+
+    configurations = {e.id: e.configuration for e in suite.suite.expectations}
+    if report.suite_name != suite.name or any(o.key not in configurations for o in report.expectations):
+        raise ValueError(f"report of suite '{report.suite_name}' does not match suite '{suite.name}'")
+    results = []
+    for o in report.expectations:
+        counts = {
+            "element_count": o.element_count,
+            "unexpected_count": o.unexpected_count,
+            "unexpected_percent": o.unexpected_percent,
+            "missing_count": o.missing_count,
+        }
+        results.append(
+            ExpectationValidationResult(
+                success=o.success,
+                expectation_config=configurations[o.key],
+                result={k: v for k, v in counts.items() if v is not None},
+                # GX renders the traceback field as text; the sanitized one-line message stands in for it.
+                exception_info={"raised_exception": o.exception is not None, "exception_message": o.exception, "exception_traceback": o.exception},
+            )
+        )
+    validation = ExpectationSuiteValidationResult(
+        success=report.success,
+        results=results,
+        suite_name=report.suite_name,
+        statistics={
+            "evaluated_expectations": report.evaluated,
+            "successful_expectations": report.successful,
+            "unsuccessful_expectations": report.evaluated - report.successful,
+            "success_percent": 100.0 * report.successful / report.evaluated if report.evaluated else None,
+        },
+        meta={},
+    )
+    page = DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(validation))
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out_path = out_dir / f"{report.suite_name}.data-docs.html"
+    out_path.write_text(page, encoding="utf-8")
+    return out_path

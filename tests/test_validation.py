@@ -17,6 +17,7 @@ from tasks.data import generate_customers, load_breast_cancer_frame
 from tasks.validation import (
     LoadedSuite,
     ValidationReport,
+    build_data_docs,
     build_gx_context,
     load_suite,
     quarantine_rows,
@@ -411,6 +412,8 @@ def test_validate_when_sentinels_planted_then_no_value_in_anything_serialized(
         report.raise_if_critical("raw")
     for text in (summary, report.model_dump_json(), repr(report), html, str(info.value), caplog.text):
         assert SENTINEL not in text  # ... and nowhere else
+    docs = build_data_docs(report, suites["customers.raw"], tmp_path / "docs").read_text()
+    assert SENTINEL not in docs and "customers.raw" in docs
     assert "failing_rows" not in summary and "failing_ids" not in summary
     for forbidden in ("unexpected_list", "partial_unexpected_list", "unexpected_index_list"):
         assert forbidden not in summary
@@ -474,6 +477,13 @@ def test_render_html_when_report_then_counts_page_with_escaping(tmp_path: Path, 
     assert "http://" not in page and "https://" not in page  # offline: nothing fetched from a CDN
 
 
+def test_build_data_docs_when_report_of_other_suite_then_value_error(tmp_path: Path, suites, gx_context, bc_good) -> None:
+    report = validate_frame(bc_good, suites["breast_cancer.raw"], gx_context)
+    with pytest.raises(ValueError, match="does not match suite 'customers.raw'"):
+        build_data_docs(report, suites["customers.raw"], tmp_path)
+    assert build_data_docs(report, suites["breast_cancer.raw"], tmp_path).name == "breast_cancer.raw.data-docs.html"
+
+
 # ---------------------------------------------------------------- quarantine
 
 
@@ -516,3 +526,13 @@ def test_quarantine_when_frame_does_not_match_report_then_value_error(suites, gx
     report: ValidationReport = validate_frame(raw_good, suites["customers.raw"], gx_context)
     with pytest.raises(ValueError, match=message):
         quarantine_rows(mangle(raw_good), report)
+
+
+def test_import_when_module_loaded_then_gx_not_imported_and_nothing_written(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, tasks.validation; print('great_expectations' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    assert os.listdir(tmp_path) == []
