@@ -36,6 +36,8 @@ KINDS: tuple[str, ...] = ("logistic_regression", "hist_gradient_boosting", "torc
 HGB_TEXT_MAX_FEATURES = 256
 # Rows per forward pass at prediction time: bounds the memory of densifying TF-IDF rows.
 _PREDICT_BATCH = 8192
+# Rows per pipeline call when scoring a frame.
+_SCORE_CHUNK = 6 * _PREDICT_BATCH  # a multiple, so torch batches line up the same way
 _EPS = 1e-12
 
 
@@ -659,13 +661,14 @@ def train_candidate(
         estimator.fit(Xt, y_np, X_val=Xv, y_val=yv if Xv is not None else None, on_epoch=on_epoch)
         history = list(estimator.history_)
         device = estimator.device_
+        fit_seconds = time.perf_counter() - started
     else:
         estimator.fit(Xt, y_np)
+        fit_seconds = time.perf_counter() - started  # the loss curve below is bookkeeping, not fitting
         history = _loss_history(estimator, Xt, y_np, Xv, yv)
         if on_epoch is not None:
             for entry in history:
                 on_epoch(dict(entry))
-    fit_seconds = time.perf_counter() - started
     model = Pipeline([("preprocess", preprocess), ("estimator", estimator)])
     # Aggregates only: the neutral row that reason codes compare each prediction against.
     model.veilflow_reference_ = training_reference(train, numeric, categorical, text)
@@ -692,11 +695,17 @@ def predict_positive(model: Any, frame: pd.DataFrame) -> np.ndarray:
     if names is not None:
         _check_columns(frame, list(names), "predict_positive")
     if hasattr(model, "predict_proba"):
-        proba = model.predict_proba(frame)
+        predict = model.predict_proba
     elif hasattr(model, "predict"):
-        proba = model.predict(frame)
+        predict = model.predict
     else:
         raise ValueError(f"predict_positive: {type(model).__name__} has neither predict_proba nor predict")
+    # Chunks bound memory: a dense model matrix (gradient boosting) of a large batch need not fit at once.
+    parts = [_positive(predict(frame.iloc[i : i + _SCORE_CHUNK])) for i in range(0, len(frame), _SCORE_CHUNK)]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.float64)
+
+
+def _positive(proba: Any) -> np.ndarray:
     arr = np.asarray(proba, dtype=np.float64)
     if arr.ndim == 2 and arr.shape[1] == 2:
         return arr[:, 1].copy()

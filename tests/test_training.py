@@ -8,7 +8,6 @@ import os
 import pickle
 import subprocess
 import sys
-from pathlib import Path
 
 import cloudpickle
 import numpy as np
@@ -18,7 +17,8 @@ import scipy.sparse as sp
 import torch
 from sklearn.metrics import roc_auc_score
 
-from tasks.data import generate_customers
+import tasks.training as training_module
+from tasks.data import generate_customers, load_breast_cancer_frame
 from tasks.training import (
     KINDS,
     ProbabilityModel,
@@ -37,11 +37,12 @@ CATEGORICAL = ["contract_type", "payment_method", "plan", "age_band"]
 TEXT = "notes"
 LABEL = "churned"
 FEATURES = [*NUMERIC, *CATEGORICAL, TEXT]
-# Small, fast settings per kind; the torch MLP logs no progress in tests.
+# Small, fast settings per kind; the torch MLP logs no progress here and runs on the CPU, where
+# bit-for-bit determinism is promised (the "auto" device has its own test).
 PARAMS = {
     "logistic_regression": {"C": 1.0},
     "hist_gradient_boosting": {"max_iter": 40, "learning_rate": 0.1},
-    "torch_mlp": {"hidden": [16], "epochs": 15, "batch_size": 64, "lr": 0.003, "patience": 3, "verbose": False},
+    "torch_mlp": {"hidden": [16], "epochs": 15, "batch_size": 64, "lr": 0.003, "patience": 3, "verbose": False, "device": "cpu"},
 }
 
 
@@ -252,6 +253,26 @@ def test_train_candidate_when_on_epoch_given_then_called_with_each_history_entry
     assert [e["epoch"] for e in seen] == list(range(1, len(seen) + 1))
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_train_candidate_when_numeric_only_breast_cancer_then_strong_model(kind):
+    df = load_breast_cancer_frame()
+    numeric = [c for c in df.columns if c not in ("sample_id", "malignant")]
+    train, val, test = split_frame(df, "malignant", 0.3, 0.1, seed=7)
+    params = {**PARAMS[kind], "epochs": 30} if kind == "torch_mlp" else PARAMS[kind]
+    cand = train_candidate(kind, params, train, val, numeric, [], None, "malignant", seed=7)
+    # The bundled data is close to separable; every kind should find that.
+    assert roc_auc_score(test["malignant"], predict_positive(cand.model, test)) > 0.95
+
+
+def test_train_candidate_when_device_auto_then_reports_resolved_device(splits):
+    train, val, _ = splits
+    params = {**PARAMS["torch_mlp"], "device": "auto", "epochs": 2}
+    cand = train_candidate("torch_mlp", params, train, val, NUMERIC, CATEGORICAL, TEXT, LABEL, seed=1)
+    assert cand.device == str(resolve_device("auto"))
+    # Weights come back to the CPU whatever device trained them.
+    assert all(t.device.type == "cpu" for t in cand.model[-1].state_dict_.values())
+
+
 def test_train_candidate_when_boosting_then_one_history_entry_per_iteration(trained):
     est = trained["hist_gradient_boosting"].model[-1]
     history = trained["hist_gradient_boosting"].history
@@ -426,6 +447,13 @@ def test_predict_positive_when_pipeline_or_wrapper_then_positive_column(trained,
     expected = model.predict_proba(test)[:, 1]
     np.testing.assert_array_equal(predict_positive(model, test), expected)
     np.testing.assert_array_equal(predict_positive(ProbabilityModel(model), test), expected)
+
+
+def test_predict_positive_when_frame_larger_than_chunk_then_same_as_one_call(trained, splits, monkeypatch):
+    _, _, test = splits
+    model = trained["hist_gradient_boosting"].model
+    monkeypatch.setattr(training_module, "_SCORE_CHUNK", 7)  # many uneven chunks
+    np.testing.assert_array_equal(predict_positive(model, test), model.predict_proba(test)[:, 1])
 
 
 @pytest.mark.parametrize(
