@@ -124,9 +124,12 @@ def log_dataset(
 ) -> None:
     """Record an (anonymized) frame as a run input: its schema, row count and content digest — not its rows."""
     import mlflow.data
+    from mlflow.data.code_dataset_source import CodeDatasetSource
     from mlflow.entities import DatasetInput, InputTag
 
-    dataset = mlflow.data.from_pandas(frame, source=source, name=name)
+    # A generated or sklearn-bundled frame has no URI MLflow can resolve; describe its origin instead.
+    origin = source if "://" in source or source.startswith("/") else CodeDatasetSource(tags={"veilflow.source": source})
+    dataset = mlflow.data.from_pandas(frame, source=origin, name=name)
     entity = dataset._to_mlflow_entity()
     tags = [InputTag("mlflow.data.context", context), InputTag("veilflow.fingerprint", fingerprint)]
     with_retries(lambda: client.log_inputs(run_id, datasets=[DatasetInput(entity, tags)]))
