@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
-from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NO_CACHE
+from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from pydantic import BaseModel, ConfigDict, Field
 
+from flows._publish import publish
+from tasks import prefect_tasks as t
 from tasks import tracking
-from tasks.anonymization import anonymize_frame, build_analyzer, load_policy
-from tasks.data import fingerprint_frame, load_frame
-from tasks.scoring import resolve_champion, score_frame, verify_code_version, write_parquet_atomically
-from tasks.validation import build_gx_context, load_suite, quarantine_rows, validate_frame
+from tasks.anonymization import build_analyzer
+from tasks.data import fingerprint_frame
+from tasks.reporting import mlflow_run_url, scoring_summary
+from tasks.scoring import quarantine_batch, resolve_champion, verify_code_version, write_parquet_atomically
+from tasks.validation import build_gx_context
 from veilflow.config import resolve_path
 from veilflow.errors import DataValidationError
 from veilflow.provenance import code_version
@@ -24,13 +24,13 @@ from veilflow.secrets import resolve_key
 
 
 class ScoringConfig(BaseModel):
-    """What to score and where the predictions go."""
+    """What to score and where the predictions go (relative paths are taken from the working directory)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     model_name: str = "veilflow-customers"
     alias: str = "champion"
-    input_path: Path
+    input_path: Path = Field(description="raw batch, CSV or Parquet, with the training data's columns")
     output_path: Path = Path("data/scored/predictions.parquet")
     quarantine_path: Path | None = Field(default=None, description="default: <output>.quarantine.parquet")
     experiment: str = "veilflow-scoring"
@@ -49,13 +49,10 @@ class ScoringResult(BaseModel):
     quarantine_path: str | None
 
 
-_load = task(name="load-batch", cache_policy=NO_CACHE, persist_result=False, tags=["raw-pii"])(load_frame)
-_validate = task(name="validate-batch", cache_policy=NO_CACHE, persist_result=False, tags=["raw-pii"])(validate_frame)
-_anonymize = task(name="anonymize-batch", cache_policy=NO_CACHE, persist_result=False, tags=["raw-pii"])(anonymize_frame)
-_score = task(name="score-batch", cache_policy=NO_CACHE, persist_result=False)(score_frame)
-
-
-@flow(name="scoring", description="Score a batch with models:/<name>@champion; bad rows are quarantined with their reasons.")
+@flow(
+    name="scoring",
+    description="Score a batch with models:/<name>@champion: validate (bad rows quarantined with reasons), anonymize with the training policy and key, predict with top reason codes.",
+)
 def scoring(config: ScoringConfig) -> ScoringResult:
     logger = get_run_logger()
     client = tracking.make_client()
@@ -81,40 +78,32 @@ def scoring(config: ScoringConfig) -> ScoringResult:
     )
     try:
         key = resolve_key(pipe.privacy.key_env, pipe.privacy.key_block) if ds.pii_policy else None
-        raw = _load(resolve_path(config.input_path, Path.cwd()), max_bytes=ds.max_bytes)
+        raw = t.load_batch(config.input_path, max_bytes=ds.max_bytes)
         tracking.set_tags(client, run_id, {"veilflow.data_fingerprint": fingerprint_frame(raw)})
-        suite = load_suite(resolve_path(ds.raw_suite))
-        report = _validate(raw, suite, build_gx_context(), id_column=None)
-        # Critical failures (missing columns, broken labels) mean the batch itself is unusable.
-        report.raise_if_critical("batch")
-        if ds.pii_policy:
-            policy = load_policy(resolve_path(ds.pii_policy))
-            anonymized, audit = _anonymize(raw, policy, build_analyzer(pipe.privacy.nlp_model), key)
-            tracking.log_dict(client, run_id, audit.model_dump(mode="json"), "pii/audit.json")
-        else:
-            anonymized = raw.copy()
-        raw_index = raw.index
-        del raw
-        anonymized.index = raw_index
-        clean, quarantined = quarantine_rows(anonymized, report)
+        report = t.validate_batch(raw, ds.raw_suite, build_gx_context())
+        summary = report.to_summary_dict()
+        tracking.log_dict(client, run_id, summary, "validation/batch.json")
+        analyzer = build_analyzer(pipe.privacy.nlp_model) if ds.pii_policy else None
+        anonymized, audit = t.anonymize_batch(raw, pipe, analyzer, key)
+        del raw  # raw rows end here; quarantined rows are written anonymized
+        tracking.log_dict(client, run_id, audit, "pii/audit.json")
+        clean, quarantined = quarantine_batch(anonymized, report)
         out_path = resolve_path(config.output_path, Path.cwd())
         q_path = resolve_path(config.quarantine_path, Path.cwd()) if config.quarantine_path else out_path.with_suffix(".quarantine.parquet")
         if len(quarantined):
-            quarantined = quarantined.assign(source_row=quarantined.index.to_numpy())
-            write_parquet_atomically(quarantined.reset_index(drop=True), q_path)
+            write_parquet_atomically(quarantined, q_path)
         if len(clean) == 0:
             raise DataValidationError(f"every row of the batch was quarantined ({len(quarantined)} rows); see {q_path.name}")
-        predictions = _score(champion, clean, top_k=config.reason_codes)
+        predictions = t.score_batch(champion, clean, top_k=config.reason_codes)
         write_parquet_atomically(predictions, out_path)
-        metrics = {
+        counts = {
             "rows_in": len(anonymized),
             "rows_scored": len(predictions),
             "rows_quarantined": len(quarantined),
             "positive_rate": float((predictions["prediction"] == 1).mean()),
             "mean_probability": float(predictions["probability"].mean()),
         }
-        tracking.log_metrics(client, run_id, metrics)
-        tracking.log_dict(client, run_id, report.to_summary_dict(), "validation/batch.json")
+        tracking.log_metrics(client, run_id, {**counts, "pii.entities_found": float(audit.get("total_found", 0))})
     except BaseException as exc:
         tracking.end_run(client, run_id, "FAILED", reason=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
         raise
@@ -123,18 +112,13 @@ def scoring(config: ScoringConfig) -> ScoringResult:
         run_id=run_id,
         model_name=champion.model_name,
         model_version=champion.version,
-        rows_in=metrics["rows_in"],
-        rows_scored=metrics["rows_scored"],
-        rows_quarantined=metrics["rows_quarantined"],
+        rows_in=counts["rows_in"],
+        rows_scored=counts["rows_scored"],
+        rows_quarantined=counts["rows_quarantined"],
         output_path=str(out_path),
         quarantine_path=str(q_path) if len(quarantined) else None,
     )
-    create_markdown_artifact(
-        key="scoring-summary",
-        markdown=(
-            f"# Scoring with `{champion.model_name}` v{champion.version}\n\n| rows in | scored | quarantined | positive rate |\n"
-            f"|---|---|---|---|\n| {metrics['rows_in']} | {metrics['rows_scored']} | {metrics['rows_quarantined']} | {metrics['positive_rate']:.3f} |\n\n"
-            f"MLflow run `{run_id}`; code check: {verdict}"
-        ),
-    )
+    url = mlflow_run_url(os.environ.get("MLFLOW_TRACKING_URI"), experiment_id, run_id)
+    markdown = scoring_summary(champion.model_name, champion.version, {**result.model_dump(), **counts}, summary, audit, url)
+    publish("scoring-summary", markdown + f"\n\nCode check: {verdict}", url, f"MLflow run {run_id}", "veilflow batch scoring")
     return result

@@ -13,7 +13,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from tasks import tracking
-from veilflow.config import PipelineConfig, parse_config
+from veilflow.config import PipelineConfig, parse_config, resolve_path
 from veilflow.errors import ConfigError
 
 log = logging.getLogger("veilflow")
@@ -119,3 +119,53 @@ def write_parquet_atomically(frame: pd.DataFrame, path: Path) -> Path:
 
 def positive_rate(probs: np.ndarray) -> float:
     return float(np.mean(probs >= 0.5)) if len(probs) else 0.0
+
+
+def load_batch(path: Path, max_bytes: int = 2 * 1024**3) -> pd.DataFrame:
+    """Read an incoming batch (CSV or Parquet); a relative path is taken from the working directory."""
+    from tasks.data import load_frame
+
+    return load_frame(resolve_path(path, Path.cwd()), max_bytes=max_bytes)
+
+
+def validate_batch(frame: pd.DataFrame, suite_path: Path, context: Any) -> Any:
+    """Validate a raw batch with the training run's raw suite; the report keeps failing rows for quarantine.
+
+    Raises:
+        DataValidationError: a critical expectation failed (missing columns, a broken column): the batch
+            as a whole is unusable, so nothing is scored.
+    """
+    from tasks.validation import load_suite, validate_frame
+
+    report = validate_frame(frame, load_suite(resolve_path(suite_path)), context, id_column=None)
+    log.info("batch validation: %d expectations, %d rows flagged", report.evaluated, report.rows_flagged)
+    report.raise_if_critical("batch")
+    return report
+
+
+def anonymize_batch(
+    frame: pd.DataFrame, config: PipelineConfig, analyzer: Any, key: bytes | None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Anonymize a batch with the policy and key the model was trained under; the frame keeps its index."""
+    from tasks.anonymization import anonymize_frame, load_policy, validate_policy_against
+
+    if config.dataset.pii_policy is None:
+        return frame.copy(), {"policy": None, "rows": len(frame), "columns": {}, "total_found": 0}
+    policy = load_policy(resolve_path(config.dataset.pii_policy))
+    validate_policy_against(policy, list(frame.columns))
+    anonymized, audit = anonymize_frame(frame, policy, analyzer, key, batch_size=config.privacy.batch_size)
+    anonymized.index = frame.index
+    return anonymized, audit.model_dump(mode="json")
+
+
+def quarantine_batch(anonymized: pd.DataFrame, report: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split the anonymized batch into rows to score and rows quarantined with `quarantine_reason`.
+
+    Quarantined rows are written anonymized (never raw) with their position in the batch (`source_row`).
+    """
+    from tasks.validation import quarantine_rows
+
+    clean, quarantined = quarantine_rows(anonymized, report)
+    positions = {idx: pos for pos, idx in enumerate(anonymized.index)}
+    quarantined = quarantined.assign(source_row=[positions[i] for i in quarantined.index])
+    return clean, quarantined.reset_index(drop=True)

@@ -1,0 +1,162 @@
+"""End-to-end scoring and monitoring flows against a champion trained once for the module (temporary SQLite store)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from tasks.data import generate_customers
+from veilflow.config import PROJECT_ROOT, load_config
+
+pytestmark = pytest.mark.slow
+
+MODEL = "ops-customers"
+SMALL = {
+    "dataset.n_rows": 800,
+    "explain.sample_rows": 100,
+    "training.candidates": [{"name": "logreg", "kind": "logistic_regression", "params": {"C": 1.0}}],
+    "gates.floors": {"roc_auc": 0.6},
+    "registry.model_name": MODEL,
+    "registry.experiment": MODEL,
+}
+
+
+@pytest.fixture(scope="module")
+def champion(prefect_harness, tmp_path_factory):
+    """Train and promote one small model; MLflow env points at a store of this module's own."""
+    from flows.training import training
+
+    tmp = tmp_path_factory.mktemp("ops")
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "VEILFLOW_ARTIFACT_ROOT")}
+    uri = f"sqlite:///{tmp / 'mlflow.db'}"
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    os.environ["VEILFLOW_ARTIFACT_ROOT"] = (tmp / "artifacts").as_uri()
+    try:
+        state = training(load_config(PROJECT_ROOT / "deploy/configs/customers.yaml", SMALL), return_state=True)
+        assert state.is_completed(), state.message
+        result = state.result()
+        assert result.decision == "promoted", result.failed_gates
+        yield {"uri": uri, "tmp": tmp, "result": result}
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _artifacts_of(flow_run_id) -> dict[str, object]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        arts = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+    return {a.key: a for a in arts}
+
+
+def test_training_when_promoted_then_profile_stored_with_version_and_summary_published(champion):
+    from tasks.monitoring import PROFILE_TAG, load_version_profile
+
+    client = MlflowClient(champion["uri"])
+    result = champion["result"]
+    mv = client.get_model_version(MODEL, result.version)
+    assert mv.tags[PROFILE_TAG] == "profile/training_profile.json"
+    profile = load_version_profile(client, MODEL, result.version)
+    assert set(profile["numeric"]) == {"tenure_months", "monthly_charges", "num_support_tickets"}
+    assert "age_band" in profile["categorical"] and "notes" in profile["text"]
+    assert profile["predictions"]["n"] == profile["n_rows"]
+    run = client.get_run(result.run_id)
+    arts = _artifacts_of(run.data.tags["veilflow.prefect_flow_run_id"])
+    md = arts["training-summary"].data
+    for heading in ("## Validation", "## PII audit", "## Held-out test metrics", "## Promotion gates", "promoted"):
+        assert heading in md, heading
+    assert arts["mlflow-run"].type == "link" and f"runs/{result.run_id}" in str(arts["mlflow-run"].data)
+
+
+def test_scoring_when_batch_has_defects_then_bad_rows_quarantined_with_reason_and_rest_scored(champion, tmp_path):
+    from flows.scoring import ScoringConfig, scoring
+
+    batch = generate_customers(300, seed=11, defect_rate=0.05)
+    raw_path = tmp_path / "batch.csv"
+    batch.to_csv(raw_path, index=False)
+    out = tmp_path / "scored" / "predictions.parquet"
+    state = scoring(ScoringConfig(model_name=MODEL, input_path=raw_path, output_path=out), return_state=True)
+    assert state.is_completed(), state.message
+    result = state.result()
+
+    assert result.rows_in == 300 and result.rows_quarantined > 0
+    assert result.rows_scored + result.rows_quarantined == 300
+    preds = pd.read_parquet(out)
+    assert len(preds) == result.rows_scored
+    assert {"probability", "prediction", "reason_1", "reason_2", "reason_3", "model_version"} <= set(preds.columns)
+    assert preds["probability"].between(0, 1).all()
+    assert preds["reason_1"].notna().mean() > 0.5
+    assert set(preds["reason_1"].dropna()) <= set(load_config(None).dataset.feature_columns)
+    # Ids are pseudonyms, never the raw customer ids.
+    assert not set(preds["customer_id"]) & set(batch["customer_id"])
+    quarantined = pd.read_parquet(result.quarantine_path)
+    assert len(quarantined) == result.rows_quarantined
+    assert quarantined["quarantine_reason"].str.len().gt(0).all()
+    assert "full_name" not in quarantined.columns and not set(quarantined["customer_id"]) & set(batch["customer_id"])
+    assert quarantined["source_row"].between(0, 299).all()
+
+    client = MlflowClient(champion["uri"])
+    run = client.get_run(result.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["veilflow.model_name"] == MODEL
+    assert run.data.tags["veilflow.model_version"] == champion["result"].version
+    assert run.data.metrics["rows_quarantined"] == result.rows_quarantined
+    arts = _artifacts_of(state.state_details.flow_run_id)
+    assert "scoring-summary" in arts and "scoring-summary-mlflow-run" in arts
+    assert "## PII audit" in arts["scoring-summary"].data
+
+
+def test_scoring_when_column_missing_then_fails_with_one_line_and_nothing_written(champion, tmp_path):
+    from flows.scoring import ScoringConfig, scoring
+
+    raw_path = tmp_path / "batch.csv"
+    generate_customers(50, seed=3).drop(columns=["notes"]).to_csv(raw_path, index=False)
+    out = tmp_path / "predictions.parquet"
+    state = scoring(ScoringConfig(model_name=MODEL, input_path=raw_path, output_path=out), return_state=True)
+    assert state.is_failed()
+    assert "critical" in state.message and "notes" in state.message
+    assert not out.exists()
+
+
+def test_monitoring_when_batch_like_training_then_no_drift_and_no_retraining(champion):
+    from flows.monitoring import MonitoringConfig, monitoring
+
+    state = monitoring(MonitoringConfig(model_name=MODEL, generate_rows=800, drift=0.0), return_state=True)
+    assert state.is_completed(), state.message
+    result = state.result()
+    assert not result.drift_detected, result
+    assert result.max_psi < 0.2
+    assert result.retraining.startswith("not needed")
+    client = MlflowClient(champion["uri"])
+    run = client.get_run(result.run_id)
+    assert run.data.tags["veilflow.model_version"] == champion["result"].version
+    names = {a.path for a in client.list_artifacts(result.run_id, "drift")}
+    assert {"drift/report.json", "drift/report.csv", "drift/psi.png"} <= names
+
+
+def test_monitoring_when_strong_drift_and_no_deployment_then_reports_retraining_not_triggered(champion):
+    from flows.monitoring import MonitoringConfig, monitoring
+
+    state = monitoring(MonitoringConfig(model_name=MODEL, generate_rows=600, drift=1.0), return_state=True)
+    assert state.is_completed(), state.message
+    result = state.result()
+    assert result.drift_detected
+    assert {"monthly_charges", "tenure_months"} <= set(result.drifted_features)
+    assert result.prediction_psi is not None and result.prediction_psi > 0.2
+    assert not result.retraining_triggered
+    assert result.retraining.startswith("retraining could not be triggered: deployment 'training/nightly'")
+    arts = _artifacts_of(state.state_details.flow_run_id)
+    md = arts["drift-report"].data
+    assert "drift detected" in md and "retraining could not be triggered" in md and "| monthly_charges |" in md
+    run = MlflowClient(champion["uri"]).get_run(result.run_id)
+    assert run.data.tags["veilflow.drift_detected"] == "true"
+    assert run.data.metrics["drift.max_psi"] > 0.2
