@@ -124,6 +124,7 @@ def _train(config: PipelineConfig, client: Any, experiment_id: str, run_id: str,
     evaluation = t.evaluate(best, test, config, client, run_id, out_dir)
     explanation = t.explain(results, best, test, config, client, run_id, out_dir)
     model_uri, model_id = t.log_model(best, train, config, client, run_id, experiment_id)
+    t.record_profile(best, train, config, client, run_id)
     if not config.registry.register:
         return TrainingResult(
             run_id=run_id,
@@ -155,17 +156,23 @@ def _publish_summary(result: TrainingResult, experiment_id: str) -> None:
     url = _mlflow_run_url(experiment_id, result.run_id)
     try:
         create_link_artifact(key="mlflow-run", link=url, link_text=f"MLflow run {result.run_id}")
-        lines = [
-            f"# Training run: **{result.decision}**",
-            "",
-            "| field | value |",
-            "|---|---|",
-            f"| model | `{result.model_name}` version {result.version} |",
-            f"| champion | version {result.champion_version} |",
-            f"| {result.primary_metric} (test) | {result.primary_value:.4f} |" if result.primary_value is not None else "",
-            f"| failed gates | {', '.join(result.failed_gates) or 'none'} |",
-            f"| MLflow run | [{result.run_id}]({url}) |",
-        ]
-        create_markdown_artifact(key="training-summary", markdown="\n".join(x for x in lines if x), description="veilflow training run")
+        import json
+
+        from tasks.reporting import training_summary
+
+        # Counts and decisions as recorded in MLflow: validation, PII audit, test metrics, gate table.
+        client = tracking.make_client()
+        metrics = tracking.get_run_data(client, result.run_id).data.metrics
+        recorded: dict[str, Any] = {}
+        with tracking.temp_dir() as tmp:
+            for name, path in (("audit", "pii/audit.json"), ("gates", "gates/decision.json")):
+                try:
+                    recorded[name] = json.loads(tracking.download_artifact(client, result.run_id, path, tmp).read_text())
+                except Exception:
+                    recorded[name] = None
+        markdown = training_summary(
+            result.model_dump(), url, metrics, recorded["audit"], (recorded["gates"] or {}).get("gates", [])
+        )
+        create_markdown_artifact(key="training-summary", markdown=markdown, description="veilflow training run")
     except Exception as exc:  # the UI summary must never fail a finished run
         logging.getLogger("veilflow").warning("could not publish Prefect artifacts: %s", type(exc).__name__)

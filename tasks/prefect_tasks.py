@@ -9,7 +9,7 @@ from __future__ import annotations
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks import steps
+from tasks import data, drift, monitoring, scoring, steps
 
 # Raw data lives only in memory: no result persistence, no cache, no input hashing.
 _RAW = dict(cache_policy=NO_CACHE, persist_result=False)
@@ -50,3 +50,29 @@ register_and_gate = task(
     description="Register as challenger, check every gate, promote to champion only if all pass.",
     **_MEM,
 )(steps.register_and_gate)
+record_profile = task(
+    name="record-profile",
+    description="Drift profile of the anonymized training split and the best candidate's scores, stored with the run.",
+    **_MEM,
+    **_TRACKING_RETRIES,
+)(monitoring.record_training_profile)
+
+# Scoring and monitoring: the batch holds raw PII until it is anonymized.
+load_batch = task(name="load-batch", description="Read the incoming batch (CSV or Parquet).", tags=["raw-pii"], **_RAW)(
+    scoring.load_batch
+)
+validate_batch = task(
+    name="validate-batch", description="Raw expectation suite on the batch; failing rows are kept for quarantine.", tags=["raw-pii"], **_RAW
+)(scoring.validate_batch)
+anonymize_batch = task(
+    name="anonymize-batch", description="Same PII policy and key as training.", tags=["raw-pii"], **_RAW
+)(scoring.anonymize_batch)
+score_batch = task(name="score-batch", description="Probabilities, predictions and top-k reason codes per row.", **_MEM)(
+    scoring.score_frame
+)
+generate_batch = task(name="generate-batch", description="Generate a synthetic customers batch (seeded).", tags=["raw-pii"], **_RAW)(
+    data.generate_customers
+)
+compare_drift = task(name="compare-drift", description="PSI, KS / chi-squared, prediction and data-quality drift vs the training profile.", **_MEM)(
+    drift.compare_to_profile
+)

@@ -410,6 +410,8 @@ def register_and_gate(
         "veilflow.kind": best.kind,
         "veilflow.primary_metric": primary,
         "veilflow.primary_metric_value": f"{evaluation['metrics'][primary]:.6f}",
+        # The drift profile logged by `record-profile`: monitoring reads it from the champion version.
+        "veilflow.profile_artifact": run.data.tags.get("veilflow.profile_artifact", "none"),
     }
     version = tracking.register_version(client, name, model_uri, run_id, model_id, tags)
     tracking.set_alias(client, name, registry.CHALLENGER, version)
