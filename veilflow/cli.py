@@ -84,6 +84,66 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_score(args: argparse.Namespace) -> int:
+    from flows.scoring import ScoringConfig, scoring
+
+    kwargs = {"model_name": args.model, "input_path": args.input}
+    if args.output:
+        kwargs["output_path"] = args.output
+    state = scoring(ScoringConfig(**kwargs), return_state=True)
+    if state.is_failed():
+        print(f"veilflow: scoring failed: {state.message or 'unknown error'}", file=sys.stderr)
+        return 1
+    r = state.result()
+    print(f"scored {r.rows_scored} of {r.rows_in} rows with {r.model_name} v{r.model_version} -> {r.output_path}")
+    if r.quarantine_path:
+        print(f"quarantined {r.rows_quarantined} rows with their reasons -> {r.quarantine_path}")
+    print(f"MLflow run {r.run_id}")
+    return 0
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from flows.monitoring import MonitoringConfig, monitoring
+
+    config = MonitoringConfig(
+        model_name=args.model,
+        input_path=args.input,
+        generate_rows=args.rows,
+        drift=args.drift,
+        psi_threshold=args.threshold,
+        trigger_retraining=not args.no_retrain,
+    )
+    state = monitoring(config, return_state=True)
+    if state.is_failed():
+        print(f"veilflow: monitoring failed: {state.message or 'unknown error'}", file=sys.stderr)
+        return 1
+    r = state.result()
+    print(f"drift {'DETECTED' if r.drift_detected else 'not detected'}: max feature PSI {r.max_psi:.3f}, prediction PSI "
+          f"{r.prediction_psi if r.prediction_psi is None else round(r.prediction_psi, 3)} ({r.rows} rows vs {r.model_name} v{r.model_version})")
+    if r.drifted_features:
+        print(f"  drifted features: {', '.join(r.drifted_features)}")
+    for issue in r.quality_issues:
+        print(f"  data quality: {issue}")
+    print(f"  retraining: {r.retraining}")
+    print(f"  MLflow run {r.run_id}")
+    return 5 if r.drift_detected and args.strict else 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from veilflow.deployments import PREFECT_YAML, build_runner_deployments
+
+    deployments = build_runner_deployments(args.file or PREFECT_YAML)
+    if args.check:
+        for d in deployments:
+            crons = ", ".join(s.schedule.cron for s in d.schedules or [] if getattr(s.schedule, "cron", None))
+            print(f"{d.flow_name}/{d.name}  cron: {crons or '-'}  parameters: {', '.join(d.parameters) or '-'}")
+        return 0
+    from prefect import serve
+
+    serve(*deployments)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="veilflow",
@@ -117,6 +177,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=default_model)
     p.add_argument("--reason", required=True, help="why (recorded on the model version)")
     p.set_defaults(func=cmd_rollback)
+
+    p = sub.add_parser("score", help="score a batch with the champion", description="Validate a raw batch (bad rows quarantined with reasons), anonymize it with the training policy and key, and write predictions, probabilities and top-3 reason codes to Parquet.")
+    p.add_argument("--input", type=Path, required=True, help="raw batch, CSV or Parquet")
+    p.add_argument("--output", type=Path, default=None, help="predictions Parquet (default data/scored/predictions.parquet)")
+    p.add_argument("--model", default=default_model)
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("monitor", help="compare a batch with the champion's training profile", description="Drift of a batch (a file, or a generated one with --drift) against the champion's training profile; above the PSI threshold it starts the training/nightly deployment.")
+    p.add_argument("--input", type=Path, default=None, help="raw batch, CSV or Parquet (default: generate one)")
+    p.add_argument("--rows", type=int, default=1000, help="rows of the generated batch")
+    p.add_argument("--drift", type=float, default=0.0, help="shift of the generated batch, 0 (none) to 1 (strong)")
+    p.add_argument("--threshold", type=float, default=0.2, help="PSI threshold (default 0.2)")
+    p.add_argument("--no-retrain", action="store_true", help="do not start the training deployment on drift")
+    p.add_argument("--strict", action="store_true", help="exit 5 when drift is detected")
+    p.add_argument("--model", default=default_model)
+    p.set_defaults(func=cmd_monitor)
+
+    p = sub.add_parser("serve", help="serve training/nightly, scoring/hourly and monitoring/daily with their schedules", description="One process serving every deployment of deploy/prefect.yaml with its schedule (Prefect serve); needs PREFECT_API_URL for the UI to see it.")
+    p.add_argument("--file", type=Path, default=None, help="prefect.yaml to read (default deploy/prefect.yaml)")
+    p.add_argument("--check", action="store_true", help="build and list the deployments, then exit")
+    p.set_defaults(func=cmd_serve)
     return parser
 
 
