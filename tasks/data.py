@@ -131,7 +131,9 @@ def _ssns(rng: np.random.Generator, n: int) -> list[str]:
     return [f"{a:03d}-{g:02d}-{s:04d}" for a, g, s in zip(area.tolist(), group.tolist(), serial.tolist())]
 
 
-def generate_customers(n_rows: int = 2000, seed: int = 42, defect_rate: float = 0.0) -> pd.DataFrame:
+def generate_customers(
+    n_rows: int = 2000, seed: int = 42, defect_rate: float = 0.0, *, stream: int | None = None, id_offset: int = 0
+) -> pd.DataFrame:
     """Generate a realistic, seeded support-ticket churn dataset containing PII.
 
     Args:
@@ -139,6 +141,9 @@ def generate_customers(n_rows: int = 2000, seed: int = 42, defect_rate: float = 
         seed: random seed; the same seed and size give the same frame, byte for byte.
         defect_rate: share of rows given data-quality defects (nulls, out-of-range values,
             malformed e-mails, unknown categories) so validation has something to catch.
+        stream: a partition index; rows then come from the random stream (seed, stream), so each
+            partition can be generated on its own. None (the default) is the plain seed stream.
+        id_offset: added to every `customer_id` number (partition p starts at its first row).
 
     Returns:
         A frame with structured PII columns, free-text notes, features, the sensitive
@@ -151,7 +156,7 @@ def generate_customers(n_rows: int = 2000, seed: int = 42, defect_rate: float = 
         raise ValueError(f"n_rows must be positive, got {n_rows}")
     if not 0.0 <= defect_rate <= 1.0:
         raise ValueError(f"defect_rate must be in [0, 1], got {defect_rate}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed if stream is None else [seed, stream])
     n = n_rows
 
     first = rng.choice(FIRST_NAMES, size=n)
@@ -210,7 +215,7 @@ def generate_customers(n_rows: int = 2000, seed: int = 42, defect_rate: float = 
 
     df = pd.DataFrame(
         {
-            "customer_id": [f"CUST-{k:07d}" for k in rng.permutation(n).tolist()],
+            "customer_id": [f"CUST-{k + id_offset:07d}" for k in rng.permutation(n).tolist()],
             "full_name": full_name.astype(object),
             "email": email,
             "phone": phone,
@@ -230,11 +235,11 @@ def generate_customers(n_rows: int = 2000, seed: int = 42, defect_rate: float = 
         }
     )
     if defect_rate > 0:
-        df = inject_defects(df, rate=defect_rate, seed=seed + 1)
+        df = inject_defects(df, rate=defect_rate, seed=seed + 1 if stream is None else [seed + 1, stream])
     return df
 
 
-def inject_defects(df: pd.DataFrame, rate: float, seed: int) -> pd.DataFrame:
+def inject_defects(df: pd.DataFrame, rate: float, seed: int | list[int]) -> pd.DataFrame:
     """Return a copy with data-quality defects in about `rate` of the rows (never in the label)."""
     out = df.copy()
     rng = np.random.default_rng(seed)
@@ -271,6 +276,8 @@ def load_frame(path: str | Path, max_bytes: int = 2 * 1024**3) -> pd.DataFrame:
     if size > max_bytes:
         raise DataLoadError(f"input file is {size} bytes, over the {max_bytes}-byte limit: {p}")
     suffix = p.suffix.lower()
+    if suffix in {".csv", ".txt"}:
+        _check_csv_header(p)
     try:
         if suffix in {".parquet", ".pq"}:
             df = pd.read_parquet(p)
@@ -278,8 +285,9 @@ def load_frame(path: str | Path, max_bytes: int = 2 * 1024**3) -> pd.DataFrame:
             df = pd.read_csv(p, encoding="utf-8", encoding_errors="strict", dtype={"zip_code": str})
         else:
             raise DataLoadError(f"unsupported input format '{suffix}' (use .csv or .parquet): {p}")
-    except UnicodeDecodeError as exc:
-        raise DataLoadError(f"input file is not valid UTF-8 (byte offset {exc.start}): {p}") from None
+    except UnicodeDecodeError:
+        offset, line = _first_invalid_utf8(p)
+        raise DataLoadError(f"input file is not valid UTF-8 (first bad byte at offset {offset}, line {line}): {p}") from None
     except pd.errors.EmptyDataError:
         raise DataLoadError(f"input file has no columns: {p}") from None
     except pd.errors.ParserError as exc:
@@ -292,6 +300,122 @@ def load_frame(path: str | Path, max_bytes: int = 2 * 1024**3) -> pd.DataFrame:
     if len(df) == 0:
         raise DataLoadError(f"input file has a header but no rows: {p}")
     return df
+
+
+def _check_csv_header(p: Path) -> None:
+    """Refuse a CSV whose header line is split by another delimiter (it would parse as one column or not at all)."""
+    with p.open("rb") as fh:
+        header = fh.readline(1024 * 1024).decode("utf-8", errors="replace")
+    if "," in header:
+        return
+    for sep, name in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
+        if sep in header:
+            raise DataLoadError(f"input file's header is {name}-delimited, expected commas: {p}")
+
+
+def _first_invalid_utf8(p: Path, chunk: int = 1 << 20) -> tuple[int, int]:
+    """(byte offset, 1-based line) of the first byte that is not valid UTF-8; pandas reports chunk-relative offsets."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, lines = 0, 0
+    with p.open("rb") as fh:
+        while block := fh.read(chunk):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                # exc.start counts from the start of the decoder's buffer (pending bytes + block).
+                pending = len(exc.object) - len(block)
+                bad = offset - pending + exc.start
+                lines += exc.object[: exc.start].count(b"\n")
+                return bad, lines + 1
+            lines += block.count(b"\n")
+            offset += len(block)
+    return offset, lines + 1
+
+
+def _names(columns: list[str], limit: int = 10) -> str:
+    shown = ", ".join(f"'{c}'" for c in columns[:limit])
+    return shown + (f" (+{len(columns) - limit} more)" if len(columns) > limit else "")
+
+
+def check_frame(
+    df: pd.DataFrame,
+    *,
+    source: str,
+    label: str,
+    required: list[str],
+    known: set[str],
+    numeric: list[str],
+    features: list[str],
+    text: list[str],
+    max_text_chars: int,
+    extra_columns: str = "reject",
+) -> pd.DataFrame:
+    """Check a raw frame against what the config needs before anything costly runs on it.
+
+    The checks are cheap and vectorised and every message is one line naming the column and the
+    source, with counts only (never a cell value).
+
+    Args:
+        df: the raw frame (never mutated).
+        source: where it came from, for messages (e.g. ``file:customers.csv``).
+        label: the binary label column.
+        required: raw columns that must exist.
+        known: every column the config or the PII policy names; others are "extra".
+        numeric: columns that must hold numbers (text, or ±inf, is refused; some NaN is allowed).
+        features: feature columns (none may be entirely null).
+        text: free-text columns whose cells may not exceed `max_text_chars`.
+        max_text_chars: the longest text cell accepted (bounds the cost of PII detection).
+        extra_columns: ``"reject"`` extra columns, or ``"drop"`` them.
+
+    Returns:
+        The frame, without extra columns when `extra_columns` is ``"drop"``.
+
+    Raises:
+        DataLoadError: the first problem found.
+    """
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise DataLoadError(f"{source} lacks required column(s) {_names(missing)}")
+    extra = [str(c) for c in df.columns if c not in known]
+    if extra and extra_columns == "reject":
+        raise DataLoadError(
+            f"{source} has {len(extra)} column(s) that neither the config nor the PII policy names: {_names(extra)} "
+            "(add them to the PII policy, remove them, or set dataset.extra_columns: drop)"
+        )
+    out = df.drop(columns=extra) if extra else df
+    n = len(out)
+    for col in text:
+        if col not in out.columns:
+            continue
+        lengths = out[col].dropna().astype(str).str.len()
+        too_long = int((lengths > max_text_chars).sum())
+        if too_long:
+            raise DataLoadError(
+                f"column '{col}' in {source} has {too_long} cell(s) over the {max_text_chars}-character limit "
+                f"(longest {int(lengths.max())}; see dataset.max_text_chars)"
+            )
+    for col in [label, *features]:
+        if col in out.columns and out[col].isna().all():
+            raise DataLoadError(f"column '{col}' in {source} is entirely null ({n} rows)")
+    for col in numeric:
+        if col not in out.columns:
+            continue
+        values = out[col]
+        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            coerced = pd.to_numeric(values, errors="coerce")
+            bad = int((values.notna() & coerced.isna()).sum())
+            if bad:
+                raise DataLoadError(f"column '{col}' in {source} should be numeric but holds {bad} non-numeric value(s)")
+            raise DataLoadError(f"column '{col}' in {source} should be numeric but is stored as {values.dtype} (numbers as text)")
+        infinite = int(np.isinf(values.to_numpy(dtype="float64", na_value=np.nan)).sum())
+        if infinite:
+            raise DataLoadError(f"column '{col}' in {source} holds {infinite} infinite value(s) (±inf is never a valid measurement)")
+    classes = int(out[label].dropna().nunique())
+    if classes < 2:
+        raise DataLoadError(f"label column '{label}' in {source} has {classes} class(es); training needs 2")
+    return out
 
 
 def fingerprint_frame(df: pd.DataFrame) -> str:
