@@ -17,9 +17,9 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from tasks import tracking
-from tasks.data import fingerprint_frame, generate_customers, load_breast_cancer_frame, load_frame
+from tasks.data import check_frame, fingerprint_frame, generate_customers, load_breast_cancer_frame, load_frame
 from veilflow.config import CandidateConfig, PipelineConfig, resolve_path
-from veilflow.errors import DataLoadError
+from veilflow.errors import ConfigError, DataLoadError
 
 log = logging.getLogger("veilflow")
 
@@ -65,7 +65,51 @@ def load_data(config: PipelineConfig) -> LoadedData:
         source = f"file:{path.name}"
     if ds.label not in frame.columns:
         raise DataLoadError(f"label column '{ds.label}' is missing from {source}")
+    frame = check_input(frame, config, source)
     return LoadedData(frame=frame, fingerprint=fingerprint_frame(frame), rows=len(frame), columns=frame.shape[1], source=source)
+
+
+def check_input(frame: pd.DataFrame, config: PipelineConfig, source: str) -> pd.DataFrame:
+    """Fail fast, before validation and Presidio, on a raw frame the config and PII policy cannot use.
+
+    Checks that the policy's columns exist, then (see `tasks.data.check_frame`) required and extra
+    columns, text-cell sizes, all-null columns, non-numeric or infinite numbers and a one-class label.
+
+    Raises:
+        ConfigError: the PII policy names a column the data does not have.
+        DataLoadError: the data does not fit the config (one line naming the column and the source).
+    """
+    from tasks.anonymization import load_policy, validate_policy_against
+
+    ds = config.dataset
+    policy_cols: list[str] = []
+    text_cols = [ds.text_feature] if ds.text_feature else []
+    created: set[str] = set()
+    if ds.pii_policy is not None:
+        policy_path = resolve_path(ds.pii_policy)
+        policy = load_policy(policy_path)
+        policy_cols = [*policy.columns, *policy.text_columns]
+        text_cols = list(dict.fromkeys([*text_cols, *policy.text_columns]))
+        created = set(policy.new_columns())
+        absent = [c for c in policy_cols if c not in frame.columns]
+        if absent:
+            raise ConfigError(f"PII policy {policy_path.name} names column(s) not in {source}: {', '.join(absent)}")
+        validate_policy_against(policy, frame.columns)
+    named = [ds.id_column, ds.label, *ds.feature_columns]
+    named += [c for c in (ds.sensitive_attribute, getattr(ds, "subject_column", None)) if c]
+    required = [c for c in dict.fromkeys(named) if c not in created]
+    return check_frame(
+        frame,
+        source=source,
+        label=ds.label,
+        required=required,
+        known={*required, *policy_cols},
+        numeric=ds.numeric_features,
+        features=[c for c in ds.feature_columns if c not in created],
+        text=text_cols,
+        max_text_chars=ds.max_text_chars,
+        extra_columns=ds.extra_columns,
+    )
 
 
 def check_feature_columns(frame: pd.DataFrame, config: PipelineConfig) -> None:

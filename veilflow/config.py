@@ -37,6 +37,13 @@ class DatasetConfig(_Frozen):
     anonymized_suite: Path | None = Path("expectations/customers.anonymized.json")
     pii_policy: Path | None = Path("expectations/policies/customers.pii.yaml")
     max_bytes: int = Field(default=2 * 1024**3, gt=0, description="refuse input files larger than this")
+    max_text_chars: int = Field(
+        default=20_000, gt=0, description="refuse text cells longer than this (bounds Presidio's cost; notes are ~150 chars)"
+    )
+    extra_columns: Literal["reject", "drop"] = Field(
+        default="reject",
+        description="columns neither the config nor the PII policy names: 'reject' the input, or 'drop' them at load",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> DatasetConfig:
