@@ -17,11 +17,13 @@ from pydantic import BaseModel
 from tasks import prefect_tasks as t
 from tasks import tracking
 from tasks.anonymization import build_analyzer
+from tasks.leak_scan import index_for_config
 from tasks.steps import candidate_grid, check_feature_columns, pick_best
 from tasks.validation import build_gx_context
 from veilflow.config import PipelineConfig
 from veilflow.provenance import code_version
 from veilflow.secrets import resolve_key
+from veilflow.state import suppression_list_path
 
 
 class TrainingResult(BaseModel):
@@ -93,30 +95,47 @@ def _train(config: PipelineConfig, client: Any, experiment_id: str, run_id: str,
     logger = get_run_logger()
     ds = config.dataset
     # Fail on a missing key before any data is read.
-    key = resolve_key(config.privacy.key_env, config.privacy.key_block) if ds.pii_policy else None
+    key = resolve_key(config.privacy.key_env, config.privacy.key_block) if ds.pii_policy or ds.subject_column else None
     gx_context = build_gx_context()
 
-    loaded = t.load_data(config)
-    tracking.set_tags(client, run_id, {"veilflow.data_fingerprint": loaded.fingerprint})
-    tracking.log_metrics(client, run_id, {"data.rows": loaded.rows, "data.columns": loaded.columns})
-    logger.info("loaded %d rows x %d columns (fingerprint %s)", loaded.rows, loaded.columns, loaded.fingerprint[:12])
+    if config.execution.partition_rows is not None:
+        # Per partition on the configured runner (threads, Dask, Ray); raw rows stay on the workers.
+        anonymized, audit, leak, fingerprint, source, scan_index = _prepare_partitioned(config, key, client, run_id, out_dir)
+    else:
+        # Subjects on the suppression list (veilflow forget --apply) are dropped here, before anything else.
+        loaded = t.load_data(config, key, suppression_list_path())
+        tracking.set_tags(client, run_id, {"veilflow.data_fingerprint": loaded.fingerprint})
+        tracking.log_metrics(client, run_id, {"data.rows": loaded.rows, "data.columns": loaded.columns, "data.suppressed_rows": loaded.suppressed})
+        logger.info("loaded %d rows x %d columns (fingerprint %s)", loaded.rows, loaded.columns, loaded.fingerprint[:12])
 
-    t.validate_raw(loaded.frame, ds.raw_suite, "raw", ds.id_column, gx_context, client, run_id, out_dir)
-    analyzer = build_analyzer(config.privacy.nlp_model) if ds.pii_policy else None
-    anonymized, audit = t.anonymize(loaded.frame, config, analyzer, key, client, run_id)
-    leak = t.leak_guard(loaded.frame, anonymized, config, client, run_id)
-    fingerprint, source = loaded.fingerprint, loaded.source
-    del loaded  # raw rows end here: nothing downstream sees them
+        t.validate_raw(loaded.frame, ds.raw_suite, "raw", ds.id_column, gx_context, client, run_id, out_dir)
+        analyzer = build_analyzer(config.privacy.nlp_model) if ds.pii_policy else None
+        anonymized, audit = t.anonymize(loaded.frame, config, analyzer, key, client, run_id)
+        leak = t.leak_guard(loaded.frame, anonymized, config, client, run_id)
+        t.record_membership(loaded.frame, config, key, client, run_id, out_dir)
+        # Raw PII values and the key, in memory only, for the leak scan of everything logged (below).
+        scan_index = index_for_config(loaded.frame, config, key)
+        fingerprint, source = loaded.fingerprint, loaded.source
+        del loaded  # raw rows end here: nothing downstream sees them
     if ds.anonymized_suite is not None:
         t.validate_anonymized(anonymized, ds.anonymized_suite, "anonymized", ds.id_column, gx_context, client, run_id, out_dir)
 
     check_feature_columns(anonymized, config)
+    anonymized, risk, audit = t.assess_risk(anonymized, config, audit, client, run_id)
     tracking.log_dataset(client, run_id, anonymized, ds.name, source, fingerprint, context="training")
     train, val, test = t.split_data(anonymized, config)
     tracking.log_metrics(client, run_id, {"split.train_rows": len(train), "split.val_rows": len(val), "split.test_rows": len(test)})
-    results = []
-    for candidate, params, trial in candidate_grid(config):
-        results.append(t.train_candidate(candidate, params, train, val, config, client, run_id, trial))
+    # Every candidate (and every point of a search grid) is a mapped task run; the flow's task runner
+    # (threads by default) fits them in parallel, each in its own nested MLflow run.
+    grid = candidate_grid(config)
+    futures = [
+        t.train_candidate.with_options(task_run_name=f"train-{cand.name}{'.' + trial if trial else ''}").submit(
+            cand, params, train, val, config, client, run_id, trial
+        )
+        for cand, params, trial in grid
+    ]
+    results = [f.result() for f in futures]
+    logger.info("trained %d candidate(s): %s", len(results), ", ".join(f"{r.name} val.{config.training.primary_metric}={r.val_metrics[config.training.primary_metric]:.4f}" for r in results))
     best = pick_best(results, config.training.primary_metric)
     tracking.set_tags(client, run_id, {"veilflow.best_candidate": best.name})
     logger.info("best candidate %s (%s=%.4f on validation)", best.name, config.training.primary_metric, best.val_metrics[config.training.primary_metric])
@@ -125,6 +144,10 @@ def _train(config: PipelineConfig, client: Any, experiment_id: str, run_id: str,
     explanation = t.explain(results, best, test, config, client, run_id, out_dir)
     model_uri, model_id = t.log_model(best, train, config, client, run_id, experiment_id)
     t.record_profile(best, train, config, client, run_id)
+    # A leak fails the run (PiiLeakError) before anything is registered; see tasks/leak_scan.py.
+    scan = t.scan_leaks(scan_index, client, run_id)
+    del scan_index
+    leak = {**leak, "scan": "passed" if scan["passed"] else "failed", "passed": bool(leak.get("passed")) and scan["passed"]}
     if not config.registry.register:
         return TrainingResult(
             run_id=run_id,
@@ -136,7 +159,8 @@ def _train(config: PipelineConfig, client: Any, experiment_id: str, run_id: str,
             data_fingerprint=fingerprint,
         )
     decision = t.register_and_gate(
-        best, model_uri, model_id, test, evaluation, explanation, audit, leak, fingerprint, config, client, run_id, out_dir
+        best, model_uri, model_id, test, evaluation, explanation, audit, leak, fingerprint, config, client, run_id, out_dir,
+        risk=risk,
     )
     return TrainingResult(
         run_id=run_id,
@@ -150,6 +174,26 @@ def _train(config: PipelineConfig, client: Any, experiment_id: str, run_id: str,
         champion_version=decision["champion_version"],
         data_fingerprint=decision["data_fingerprint"],
     )
+
+
+def _prepare_partitioned(config: PipelineConfig, key: bytes | None, client: Any, run_id: str, out_dir: Path) -> tuple[Any, ...]:
+    """Raw validation, anonymization and leak guard per partition (a subflow on the configured runner),
+    then the membership index and the leak-scan index from one streaming pass in this process."""
+    from flows.partitioned import run_partitioned
+    from tasks.partitions import partition_source, plan_partitions, record_merged, scan_inputs_in_flow
+
+    suppression = suppression_list_path()
+    suppression_path = str(suppression) if suppression is not None else None
+    merged, seconds = run_partitioned(config, suppression_path)
+    tracking.set_tags(client, run_id, {"veilflow.data_fingerprint": merged.fingerprint})
+    tracking.log_metrics(client, run_id, {"data.rows": merged.rows, "data.columns": merged.columns})
+    get_run_logger().info("%d partition(s): %d rows (fingerprint %s) in %.1f s", merged.partitions, merged.rows, merged.fingerprint[:12], seconds)
+    leak = record_merged(merged, config, client, run_id, out_dir, seconds)
+    audit = merged.audit.model_dump(mode="json") if merged.audit is not None else {"policy": None, "rows": merged.rows, "columns": {}}
+    scan_index, subjects = scan_inputs_in_flow(config, key, suppression_path)
+    t.record_membership(subjects, config, key, client, run_id, out_dir)
+    del subjects
+    return merged.anonymized, audit, leak, merged.fingerprint, partition_source(config, plan_partitions(config)), scan_index
 
 
 def _publish_summary(result: TrainingResult, experiment_id: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks import data, drift, monitoring, scoring, steps
+from tasks import data, drift, leak_scan, lifecycle, monitoring, partitions, scoring, steps
 
 # Raw data lives only in memory: no result persistence, no cache, no input hashing.
 _RAW = dict(cache_policy=NO_CACHE, persist_result=False)
@@ -29,6 +29,12 @@ anonymize = task(
 leak_guard = task(
     name="leak-guard", description="No raw PII value or pattern survives anonymization.", tags=["raw-pii"], **_RAW
 )(steps.guard_leaks)
+process_partition = task(
+    name="process-partition",
+    description="Read one partition from its source, validate, anonymize and leak-check it; returns anonymized rows and counts.",
+    tags=["raw-pii"],
+    **_RAW,
+)(partitions.process_partition_here)
 validate_anonymized = task(
     name="validate-anonymized", description="Great Expectations suite on the anonymized data.", **_MEM
 )(steps.run_validation)
@@ -76,3 +82,22 @@ generate_batch = task(name="generate-batch", description="Generate a synthetic c
 compare_drift = task(name="compare-drift", description="PSI, KS / chi-squared, prediction and data-quality drift vs the training profile.", **_MEM)(
     drift.compare_to_profile
 )
+
+# Privacy lifecycle (issue 10) and the leak scan of everything logged (issue 7).
+record_membership = task(
+    name="record-membership",
+    description="Membership index of the run's subjects (keyed pseudonyms only), for veilflow forget.",
+    tags=["raw-pii"],
+    **_RAW,
+    **_TRACKING_RETRIES,
+)(lifecycle.record_membership)
+assess_risk = task(
+    name="assess-risk",
+    description="k-anonymity, share below k and l-diversity before and after the policy's generalisation.",
+    **_MEM,
+)(lifecycle.assess_reidentification_risk)
+scan_leaks = task(
+    name="leak-scan",
+    description="Search every param, tag, metric name, artifact, dataset, model and Prefect log/artifact of the run for raw PII and the key.",
+    **_MEM,
+)(leak_scan.leak_scan_step)

@@ -28,6 +28,11 @@ class DatasetConfig(_Frozen):
     n_rows: int = Field(default=2000, gt=0, le=5_000_000, description="rows to generate")
     defect_rate: float = Field(default=0.0, ge=0.0, le=1.0, description="share of generated rows with defects")
     id_column: str = "customer_id"
+    subject_column: str | None = Field(
+        default="customer_id",
+        description="column naming the person each row is about; its keyed pseudonyms form the run's membership index "
+        "(right to be forgotten) and the suppression list is matched against it. None: no membership tracking",
+    )
     label: str = "churned"
     numeric_features: list[str] = ["tenure_months", "monthly_charges", "num_support_tickets"]
     categorical_features: list[str] = ["contract_type", "payment_method", "plan", "age_band"]
@@ -124,6 +129,20 @@ class RegistryConfig(_Frozen):
     register: bool = Field(default=True, description="register and gate the best model (replays set this false)")
 
 
+class ExecutionConfig(_Frozen):
+    """Where the per-partition steps (raw validation, anonymization, leak guard) run.
+
+    `partition_rows: null` keeps the single in-process pass. With a number, the input is split into
+    partitions of about that many rows (Parquet row groups / shards, or generated per partition from
+    (seed, partition index)); each worker reads its own partition from the source.
+    """
+
+    runner: Literal["thread", "dask", "ray"] = Field(default="thread", description="Prefect task runner for the partitions")
+    address: str | None = Field(default=None, description="existing Dask scheduler / Ray cluster address; None starts a local one")
+    workers: int = Field(default=2, gt=0, le=256, description="threads, or local Dask workers / Ray CPUs")
+    partition_rows: int | None = Field(default=None, gt=0, description="rows per partition; None: no partitioning")
+
+
 class PipelineConfig(_Frozen):
     """Everything one training run needs; the flow's only parameter."""
 
@@ -135,6 +154,7 @@ class PipelineConfig(_Frozen):
     explain: ExplainConfig = ExplainConfig()
     gates: GateConfig = GateConfig()
     registry: RegistryConfig = RegistryConfig()
+    execution: ExecutionConfig = ExecutionConfig()
 
     def config_hash(self) -> str:
         """Stable hash of the whole config (used in tags and cache keys)."""

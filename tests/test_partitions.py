@@ -1,0 +1,180 @@
+"""Partitioned execution: planning, per-partition reads, merging, and the flow on threads vs a local Dask cluster."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tasks.data import fingerprint_frame, generate_customers
+from tasks.partitions import (
+    combine_fingerprint,
+    merge_partitions,
+    plan_partitions,
+    process_partition_here,
+    read_partition,
+)
+from veilflow.config import load_config
+from veilflow.errors import ConfigError, DataLoadError
+
+KEY = b"test-key-0123456789abcdef-not-a-secret"
+
+
+def _config(**overrides):
+    base = {"dataset.n_rows": 900, "execution.partition_rows": 400, "privacy.nlp_model": "none"}
+    return load_config(None, {**base, **overrides})
+
+
+def test_plan_when_generated_rows_then_fixed_size_partitions_cover_all_rows():
+    specs = plan_partitions(_config())
+    assert [(s.start, s.rows) for s in specs] == [(0, 400), (400, 400), (800, 100)]
+
+
+def test_plan_when_partitioning_off_then_config_error():
+    with pytest.raises(ConfigError, match="partition_rows is null"):
+        plan_partitions(load_config(None, {"dataset.n_rows": 100}))
+
+
+def test_read_partition_when_one_partition_then_equals_unpartitioned_generation():
+    cfg = _config(**{"dataset.n_rows": 300, "dataset.defect_rate": 0.05})
+    (spec,) = plan_partitions(cfg)
+    expected = generate_customers(300, seed=42, defect_rate=0.05)
+    pd.testing.assert_frame_equal(read_partition(spec, cfg), expected)
+
+
+def test_read_partition_when_read_twice_then_same_rows_and_unique_ids_across_partitions():
+    cfg = _config()
+    specs = plan_partitions(cfg)
+    parts = [read_partition(s, cfg) for s in specs]
+    pd.testing.assert_frame_equal(parts[1], read_partition(specs[1], cfg))
+    ids = pd.concat([p["customer_id"] for p in parts])
+    assert ids.is_unique and len(ids) == 900
+    assert list(parts[2].index) == list(range(800, 900))
+
+
+def test_plan_when_parquet_row_groups_then_grouped_and_read_back(tmp_path: Path):
+    frame = generate_customers(1000, seed=3)
+    path = tmp_path / "customers.parquet"
+    frame.to_parquet(path, row_group_size=250)
+    cfg = load_config(None, {"dataset.source": "file", "dataset.path": str(path), "execution.partition_rows": 500})
+    specs = plan_partitions(cfg)
+    assert [(s.start, s.rows, s.row_groups) for s in specs] == [(0, 500, (0, 1)), (500, 500, (2, 3))]
+    back = pd.concat([read_partition(s, cfg) for s in specs])
+    pd.testing.assert_frame_equal(back.reset_index(drop=True), pd.read_parquet(path))
+
+
+def test_plan_when_folder_without_shards_then_data_load_error(tmp_path: Path):
+    cfg = load_config(None, {"dataset.source": "file", "dataset.path": str(tmp_path), "execution.partition_rows": 10})
+    with pytest.raises(DataLoadError, match="no Parquet shards"):
+        plan_partitions(cfg)
+
+
+def test_merge_when_partitions_processed_then_fingerprint_and_counts_match_whole_input():
+    cfg = _config(**{"dataset.defect_rate": 0.02})
+    specs = plan_partitions(cfg)
+    outputs = [process_partition_here(s, cfg, KEY, "0123456789abcdef") for s in specs]
+    merged = merge_partitions(outputs, specs, cfg)
+    whole = pd.concat([read_partition(s, cfg) for s in specs])
+    assert merged.fingerprint == fingerprint_frame(whole) == combine_fingerprint(outputs)
+    assert merged.rows == 900 and list(merged.anonymized.index) == list(range(900))
+    by_key = {o.key: o for o in merged.validation.expectations}
+    email = by_key["expect_column_values_to_match_regex(email, mostly=0.95)"]
+    assert email.unexpected_count == int((whole["email"] == "not-an-email").sum()) > 0
+    assert by_key["expect_column_values_to_be_unique(customer_id)"].success
+    assert merged.audit.rows == 900 and merged.leak.total == 0
+    assert "full_name" not in merged.anonymized.columns
+
+
+def test_merge_when_id_duplicated_across_partitions_then_unique_expectation_fails(tmp_path: Path):
+    frame = generate_customers(400, seed=5)
+    frame.loc[350, "customer_id"] = frame.loc[10, "customer_id"]  # same id in partitions 0 and 1
+    path = tmp_path / "dup.parquet"
+    frame.to_parquet(path, row_group_size=200)
+    cfg = load_config(None, {"dataset.source": "file", "dataset.path": str(path), "execution.partition_rows": 200, "privacy.nlp_model": "none"})
+    specs = plan_partitions(cfg)
+    outputs = [process_partition_here(s, cfg, KEY, "fedcba9876543210") for s in specs]
+    assert all(o.validation.critical_success for o in outputs)  # each partition alone is fine
+    merged = merge_partitions(outputs, specs, cfg)
+    unique = next(o for o in merged.validation.expectations if o.type == "expect_column_values_to_be_unique")
+    assert not unique.success and unique.unexpected_count == 2
+    assert merged.validation.failing_rows[unique.key] == [10, 350]
+    assert not merged.validation.critical_success
+
+
+# --------------------------------------------------------------------------- the flow, on threads vs Dask
+
+
+def _run(cfg, runner: str):
+    from flows.training import training
+
+    run_cfg = cfg.model_copy(update={"execution": cfg.execution.model_copy(update={"runner": runner})})
+    return training(run_cfg)
+
+
+@pytest.mark.slow
+def test_training_when_dask_two_workers_vs_threads_then_identical_results(prefect_harness, tracking_uri):
+    pytest.importorskip("prefect_dask")
+    from mlflow import MlflowClient
+
+    from tasks import tracking
+
+    cfg = load_config(
+        None,
+        {
+            "dataset.n_rows": 800,
+            "dataset.defect_rate": 0.01,
+            "privacy.nlp_model": "none",
+            "execution.partition_rows": 300,
+            "execution.workers": 2,
+            "training.candidates": [{"name": "logreg", "kind": "logistic_regression", "params": {"C": 1.0}}],
+            "explain.enabled": False,
+            "registry.register": False,
+            "gates.floors": {},
+        },
+    )
+    thread = _run(cfg, "thread")
+    dask = _run(cfg, "dask")
+    assert thread.data_fingerprint == dask.data_fingerprint
+    client = MlflowClient()
+    runs = [client.get_run(r.run_id) for r in (thread, dask)]
+    assert [r.data.tags["veilflow.execution.runner"] for r in runs] == ["thread", "dask"]
+    assert runs[0].data.tags["veilflow.execution.partitions"] == "3"
+    keys = [k for k in runs[0].data.metrics if k.startswith(("test.", "split.", "data.", "pii.entities", "validation.raw.failed", "logreg.val"))]
+    assert keys
+    assert {k: runs[0].data.metrics[k] for k in keys} == {k: runs[1].data.metrics[k] for k in keys}
+    assert runs[0].inputs.dataset_inputs[0].dataset.digest == runs[1].inputs.dataset_inputs[0].dataset.digest
+    with tracking.temp_dir() as tmp:
+        audits = [tracking.download_artifact(client, r.info.run_id, "pii/audit.json", tmp / str(i)).read_text() for i, r in enumerate(runs)]
+    import json
+
+    a, b = (json.loads(x) for x in audits)
+    a.pop("seconds"), b.pop("seconds")
+    assert a == b
+
+
+@pytest.mark.slow
+def test_prepare_partitions_when_dask_vs_threads_then_anonymized_frames_identical(prefect_harness):
+    pytest.importorskip("prefect_dask")
+    from flows.partitioned import run_partitioned
+
+    cfg = _config(**{"dataset.defect_rate": 0.01})
+    thread, _ = run_partitioned(cfg)
+    dask_cfg = cfg.model_copy(update={"execution": cfg.execution.model_copy(update={"runner": "dask"})})
+    dask, _ = run_partitioned(dask_cfg)
+    pd.testing.assert_frame_equal(thread.anonymized, dask.anonymized)
+    assert thread.fingerprint == dask.fingerprint
+    assert thread.validation.to_summary_dict()["expectations"] == dask.validation.to_summary_dict()["expectations"]
+
+
+def test_build_task_runner_when_ray_missing_then_one_line_config_error():
+    from flows.partitioned import build_task_runner
+
+    try:
+        import prefect_ray  # noqa: F401
+    except ImportError:
+        with pytest.raises(ConfigError, match="needs prefect-ray"):
+            build_task_runner(_config(**{"execution.runner": "ray"}).execution)
+    else:
+        assert type(build_task_runner(_config(**{"execution.runner": "ray"}).execution)).__name__ == "RayTaskRunner"
