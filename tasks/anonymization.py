@@ -25,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field, field_validator, model_validator
 
 from veilflow.errors import ConfigError, MissingKeyError, PiiLeakError
+from tasks.risk import RiskPolicy
 
 if TYPE_CHECKING:  # Presidio is imported lazily: tldextract must not be imported before it is told to stay offline.
     from presidio_analyzer import AnalyzerEngine
@@ -217,6 +218,7 @@ class PiiPolicy(_Frozen):
     min_leak_value_length: int = Field(default=4, ge=1, description="raw values shorter than this are not leak-checked")
     columns: dict[str, ColumnRule] = Field(default_factory=dict)
     text_columns: dict[str, TextRule] = Field(default_factory=dict)
+    risk: RiskPolicy | None = Field(default=None, description="quasi-identifiers, k and generalisation (tasks.risk)")
 
     @model_validator(mode="after")
     def _consistent(self) -> PiiPolicy:

@@ -115,6 +115,7 @@ def evaluate_gates(
     leak_passed: bool,
     smoke: SmokeResult | None,
     require_smoke: bool = True,
+    risk: tuple[bool, str] | None = None,
 ) -> GateDecision:
     """Evaluate every promotion gate; all are recorded even after one fails.
 
@@ -138,6 +139,8 @@ def evaluate_gates(
         leak_passed: whether the leak scan found no PII.
         smoke: result of `run_smoke_test`.
         require_smoke: fail when `smoke` is None (True) or skip the smoke gates (False).
+        risk: `(passed, reason)` from `tasks.risk.risk_gate` on the generalised training data; adds a
+            `reidentification` gate after `leak`. None (no policy `risk:` section) adds no gate.
 
     Returns:
         A `GateDecision`.
@@ -199,6 +202,10 @@ def evaluate_gates(
             detail="leak scan clean" if leak_passed else "leak scan found PII",
         )
     )
+
+    if risk is not None:
+        risk_passed, risk_reason = risk
+        results.append(GateResult(name="reidentification", passed=bool(risk_passed), detail=f"re-identification risk {risk_reason}"))
 
     if smoke is None:
         if require_smoke:

@@ -9,7 +9,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Step = Callable[[pd.Series], pd.Series]
 
@@ -375,3 +375,123 @@ def generalize_until_k(
         if _class_sizes(out, qis).min() >= k:
             break
     return out, applied
+
+
+# --------------------------------------------------------------------------- policy section and assessment
+
+_STEP_FUNCS: dict[str, Callable[..., pd.Series]] = {
+    "truncate_zip": truncate_zip,
+    "age_band": age_band,
+    "coarsen_age_band": coarsen_age_band,
+    "group_rare_categories": group_rare_categories,
+}
+
+
+class RiskPolicy(BaseModel):
+    """The `risk:` section of a PII policy: which columns an attacker could link on and the risk allowed.
+
+    YAML:
+        risk:
+          quasi_identifiers: [zip_code, age_band]
+          k: 5
+          max_share_below_k: 0.05
+          min_l: null
+          generalise:
+            zip_code: [{truncate_zip: {digits: 2}}, {truncate_zip: {digits: 1}}]
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    quasi_identifiers: list[str] = Field(min_length=1)
+    sensitive: str | None = Field(default=None, description="column for l-diversity; None: the dataset's label")
+    k: int = Field(default=5, ge=1)
+    max_share_below_k: float = Field(default=0.0, ge=0.0, le=1.0)
+    min_l: int | None = Field(default=None, ge=1)
+    generalise: dict[str, list[dict[str, dict[str, object]]]] = Field(
+        default_factory=dict, description="column -> steps, finest first; each step is {helper: {params}}"
+    )
+    order: Literal["round_robin", "by_column"] = "round_robin"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RiskPolicy:
+        if len(set(self.quasi_identifiers)) != len(self.quasi_identifiers):
+            raise ValueError("risk.quasi_identifiers names a column twice")
+        for col in self.generalise:
+            if col not in self.quasi_identifiers:
+                raise ValueError(f"risk.generalise column '{col}' is not one of the quasi_identifiers")
+        self.steps()  # every helper name and parameter is checked when the policy is read
+        return self
+
+    def steps(self) -> dict[str, list[Step]]:
+        """The generalisation steps as callables (`functools.partial` of the helpers above).
+
+        Raises:
+            ValueError: an unknown helper, a step that is not a one-key mapping, or bad parameters.
+        """
+        import inspect
+
+        out: dict[str, list[Step]] = {}
+        for col, specs in self.generalise.items():
+            fns: list[Step] = []
+            for spec in specs:
+                if not isinstance(spec, dict) or len(spec) != 1:
+                    raise ValueError(f"risk.generalise.{col}: each step is a one-key mapping like {{truncate_zip: {{digits: 2}}}}")
+                (name, params), = spec.items()
+                if name not in _STEP_FUNCS:
+                    raise ValueError(f"risk.generalise.{col}: unknown helper '{name}' (known: {', '.join(_STEP_FUNCS)})")
+                params = dict(params or {})
+                try:
+                    inspect.signature(_STEP_FUNCS[name]).bind(None, **params)
+                except TypeError:
+                    raise ValueError(f"risk.generalise.{col}: bad parameters for '{name}': {sorted(params)}") from None
+                fns.append(functools.partial(_STEP_FUNCS[name], **params))
+            out[col] = fns
+        return out
+
+
+class RiskAssessment(BaseModel):
+    """Risk before and after the policy's generalisation, the steps applied and the gate's verdict."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    before: RiskReport
+    after: RiskReport
+    applied_steps: list[str]
+    passed: bool
+    reason: str
+
+    def as_metrics(self) -> dict[str, float]:
+        """`risk.before.k`, `risk.after.share_below_k`, ... for MLflow (numbers only)."""
+        out: dict[str, float] = {}
+        for stage, rep in (("before", self.before), ("after", self.after)):
+            out[f"risk.{stage}.k"] = float(rep.k)
+            out[f"risk.{stage}.share_below_k"] = rep.share_below_k
+            out[f"risk.{stage}.classes"] = float(rep.n_classes)
+            if rep.l_diversity is not None:
+                out[f"risk.{stage}.l_diversity"] = float(rep.l_diversity)
+                out[f"risk.{stage}.share_below_l2"] = float(rep.share_below_l2 or 0.0)
+        out["risk.generalisation_steps"] = float(len(self.applied_steps))
+        out["risk.passed"] = 1.0 if self.passed else 0.0
+        return out
+
+
+def assess_risk(frame: pd.DataFrame, policy: RiskPolicy, label: str | None) -> tuple[pd.DataFrame, RiskAssessment]:
+    """Measure risk, generalise until k (or until the steps run out), measure again and gate.
+
+    Args:
+        frame: the anonymized frame (never changed).
+        policy: the policy's `risk:` section.
+        label: the dataset's label, used for l-diversity when `policy.sensitive` is None.
+
+    Returns:
+        (the generalised frame, the assessment).
+
+    Raises:
+        ValueError: a quasi-identifier or the sensitive column is missing, or the frame is empty.
+    """
+    sensitive = policy.sensitive or label
+    before = k_anonymity_report(frame, policy.quasi_identifiers, sensitive, policy.k)
+    generalised, applied = generalize_until_k(frame, policy.quasi_identifiers, policy.k, policy.steps(), policy.order)
+    after = k_anonymity_report(generalised, policy.quasi_identifiers, sensitive, policy.k) if applied else before
+    passed, reason = risk_gate(after, policy.max_share_below_k, policy.min_l)
+    return generalised, RiskAssessment(before=before, after=after, applied_steps=applied, passed=passed, reason=reason)

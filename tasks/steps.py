@@ -33,6 +33,7 @@ class LoadedData:
     rows: int
     columns: int
     source: str
+    suppressed: int = 0  # rows dropped because their subject is on the suppression list (forgotten)
 
 
 @dataclass
@@ -45,11 +46,16 @@ class CandidateResult:
     fit_seconds: float
 
 
-def load_data(config: PipelineConfig) -> LoadedData:
-    """Load or generate the configured dataset and fingerprint its content.
+def load_data(config: PipelineConfig, key: bytes | None = None, suppression_path: Path | None = None) -> LoadedData:
+    """Load or generate the configured dataset, fingerprint its content, then drop suppressed subjects.
+
+    The fingerprint names the source data as read (so replay and audit can re-check it); the rows of
+    subjects on the suppression list (`veilflow forget --apply`) are dropped after it, matched by their
+    keyed pseudonym in memory, and counted in `suppressed`.
 
     Raises:
-        DataLoadError: bad file, or the frame lacks the label / feature / id columns named in config.
+        DataLoadError: bad file, or the frame lacks the label / subject column named in config.
+        MissingKeyError: a non-empty suppression list must be applied and no key was given.
     """
     ds = config.dataset
     if ds.source == "generate":
@@ -66,7 +72,19 @@ def load_data(config: PipelineConfig) -> LoadedData:
     if ds.label not in frame.columns:
         raise DataLoadError(f"label column '{ds.label}' is missing from {source}")
     frame = check_input(frame, config, source)
-    return LoadedData(frame=frame, fingerprint=fingerprint_frame(frame), rows=len(frame), columns=frame.shape[1], source=source)
+    fingerprint = fingerprint_frame(frame)
+    suppressed = 0
+    if suppression_path is not None and ds.subject_column:
+        from tasks.membership import SuppressionList
+
+        if ds.subject_column not in frame.columns:
+            raise DataLoadError(f"subject column '{ds.subject_column}' is missing from {source}")
+        suppression = SuppressionList.load(suppression_path)
+        if len(suppression):
+            frame, suppressed = suppression.apply_raw(frame, ds.subject_column, key)  # type: ignore[arg-type]
+    return LoadedData(
+        frame=frame, fingerprint=fingerprint, rows=len(frame), columns=frame.shape[1], source=source, suppressed=suppressed
+    )
 
 
 def check_input(frame: pd.DataFrame, config: PipelineConfig, source: str) -> pd.DataFrame:
@@ -430,6 +448,7 @@ def register_and_gate(
     client: MlflowClient,
     run_id: str,
     out_dir: Path,
+    risk: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Register as `challenger`, evaluate every gate (vs floors and the re-scored champion), promote or reject."""
     from tasks import registry
@@ -481,6 +500,7 @@ def register_and_gate(
             robustness_drop=evaluation["robustness"].get("max_drop"),
             leak_passed=bool(leak.get("passed")),
             smoke=smoke,
+            risk=(bool(risk["passed"]), str(risk["reason"])) if risk else None,
         )
 
     decision = decide(champion_metrics)

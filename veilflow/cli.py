@@ -198,6 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--file", type=Path, default=None, help="prefect.yaml to read (default deploy/prefect.yaml)")
     p.add_argument("--check", action="store_true", help="build and list the deployments, then exit")
     p.set_defaults(func=cmd_serve)
+
+    from veilflow.cli_privacy import add_privacy_commands
+
+    add_privacy_commands(sub)
     return parser
 
 
