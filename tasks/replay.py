@@ -54,7 +54,7 @@ def replay_run(run_id: str) -> dict[str, Any]:
         raise DataLoadError(f"replay of run {run_id} failed: {state.message}")
     result = state.result()
     result = getattr(result, "data", result)
-    client.set_tag(result.run_id, "veilflow.replay_of", run_id)
+    tracking.set_tags(client, result.run_id, {"veilflow.replay_of": run_id})
     replayed = client.get_run(result.run_id)
     report = compare_metrics(original.data.metrics, replayed.data.metrics)
     report.update({"original_run": run_id, "replay_run": result.run_id, "fingerprint": current})

@@ -239,7 +239,12 @@ def download_artifact(client: MlflowClient, run_id: str, path: str, dst: Path) -
 
 def list_versions(client: MlflowClient, model_name: str) -> list[Any]:
     try:
-        return sorted(client.search_model_versions(f"name='{model_name}'"), key=lambda v: int(v.version))
+        found = client.search_model_versions(f"name='{model_name}'")
+    except MlflowException:
+        return []
+    # search_model_versions leaves aliases empty on some stores; read each version for the full record.
+    try:
+        return [client.get_model_version(model_name, v.version) for v in sorted(found, key=lambda v: int(v.version))]
     except MlflowException:
         return []
 

@@ -6,6 +6,7 @@ import copy
 import itertools
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 from torch import nn
 
 log = logging.getLogger(__name__)
+# Guards torch's process-global RNG and deterministic-algorithms switch during a seeded fit.
+_TORCH_GLOBAL_STATE = threading.RLock()
 
 KINDS: tuple[str, ...] = ("logistic_regression", "hist_gradient_boosting", "torch_mlp")
 # Gradient boosting needs a dense matrix and builds one histogram per column per iteration: a few hundred
@@ -404,8 +407,10 @@ class TorchTabularClassifier(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = int(X.shape[1])
         self.device_ = str(dev)
         started = time.perf_counter()
-        # fork_rng: seeding inside leaves the caller's global RNG state as it was.
-        with torch.random.fork_rng(devices=[dev.index or 0] if dev.type == "cuda" else []):
+        # fork_rng: seeding inside leaves the caller's global RNG state as it was. Torch's RNG and its
+        # deterministic-algorithms switch are process-global, so candidates fitted in parallel threads
+        # (mapped Prefect tasks) take turns here; scikit-learn candidates still run alongside.
+        with _TORCH_GLOBAL_STATE, torch.random.fork_rng(devices=[dev.index or 0] if dev.type == "cuda" else []):
             torch.manual_seed(int(self.seed))
             previous = torch.are_deterministic_algorithms_enabled()
             if dev.type == "cpu":
