@@ -218,6 +218,11 @@ def process_partition(
     raw = read_partition(spec, config)
     if ds.label not in raw.columns:
         raise DataLoadError(f"label column '{ds.label}' is missing from partition {spec.index}")
+    from tasks.steps import check_input
+
+    # The same fail-fast input checks as `steps.load_data`, per partition (a small partition with
+    # one label class or an all-null feature fails here even if the whole input would not).
+    raw = check_input(raw, config, f"partition {spec.index} of {spec.kind} input")
     timings["read"] = time.perf_counter() - started
     row_hashes = pd.util.hash_pandas_object(raw, index=False).to_numpy()
     raw, suppressed = suppress_rows(raw, config, key, suppression_path)
