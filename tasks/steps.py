@@ -247,6 +247,10 @@ def train_one(
         val_metrics = compute_metrics(val[ds.label].to_numpy(), probs)
         tracking.log_metrics(client, child, {**{f"val.{k}": v for k, v in val_metrics.items()}, "fit_seconds": trained.fit_seconds})
         tracking.log_metrics(client, run_id, {f"{name}.val.{k}": v for k, v in val_metrics.items()})
+        # Every candidate is a loadable MLflow model (signature + anonymized input example) in its own run.
+        tracking.log_model(
+            client, child, parent.info.experiment_id, trained.model, candidate.kind, "model", input_example(train, config)
+        )
     except BaseException as exc:
         tracking.end_run(client, child, "FAILED", reason=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
         raise
@@ -393,13 +397,24 @@ def explain_best(
     ds = config.dataset
     exp_dir = out_dir / "explain"
     exp_dir.mkdir(parents=True, exist_ok=True)
-    explanation = explain_global(best.trained, test, exp_dir, sample_rows=config.explain.sample_rows, seed=config.seed)
-    table_path = exp_dir / f"importance_{best.name}.csv"
-    explanation.table.to_csv(table_path, index=False)
-    tracking.log_artifact(client, run_id, table_path, "explain")
-    for plot in explanation.plot_paths:
-        tracking.log_artifact(client, run_id, Path(plot), "explain")
-    tracking.log_metrics(client, run_id, {f"explain.{explanation.method}.seconds": explanation.seconds})
+    # SHAP (trees, linear) or Captum Integrated Gradients (PyTorch) for every candidate, on a bounded sample.
+    explanation = None
+    for r in results:
+        cand_dir = exp_dir / r.name
+        cand_dir.mkdir(parents=True, exist_ok=True)
+        exp = explain_global(r.trained, test, cand_dir, sample_rows=config.explain.sample_rows, seed=config.seed)
+        table_path = cand_dir / f"importance_{r.name}.csv"
+        exp.table.to_csv(table_path, index=False)
+        tracking.log_artifact(client, run_id, table_path, f"explain/{r.name}")
+        for plot in exp.plot_paths:
+            tracking.log_artifact(client, run_id, Path(plot), f"explain/{r.name}")
+        tracking.log_metrics(
+            client, run_id, {f"explain.{r.name}.{exp.method}.seconds": exp.seconds, f"explain.{r.name}.rows": exp.rows_used}
+        )
+        log.info("explained %s with %s on %d rows in %.2fs", r.name, exp.method, exp.rows_used, exp.seconds)
+        if r is best:
+            explanation = exp
+    assert explanation is not None
 
     timings: dict[str, float] = {}
     for r in results:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
 T = TypeVar("T")
+_MODEL_LOGGING = threading.RLock()
 
 MAX_PARAM_LEN = 6000
 FAILURE_TAG = "veilflow.failure_reason"
@@ -162,6 +164,13 @@ def log_model(
     scikit-learn models use the sklearn flavour whose pyfunc returns class probabilities; the PyTorch
     pipeline is wrapped as a pyfunc with the same contract. `input_example` must be anonymized data.
     """
+    with _MODEL_LOGGING:  # MLflow's model logging keeps process-global state; candidates log from threads
+        return _log_model_locked(client, run_id, experiment_id, model, kind, name, input_example)
+
+
+def _log_model_locked(
+    client: MlflowClient, run_id: str, experiment_id: str, model: Any, kind: str, name: str, input_example: pd.DataFrame
+) -> tuple[str, str]:
     import mlflow
     import mlflow.pyfunc
     import mlflow.sklearn

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import mlflow
@@ -94,6 +97,35 @@ def test_training_flow_when_customers_then_run_recorded_and_model_registered(pre
     assert example is not None and "email" not in example.columns
     probs = model.predict(example)
     assert len(probs) == len(example)
+
+    # Every candidate is a logged model in its nested run, and loads and predicts in a fresh process.
+    children = client.search_runs(
+        [run.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{result.run_id}'"
+    )
+    assert sorted(c.data.tags["veilflow.candidate"] for c in children) == ["logreg", "mlp"]
+    for child in children:
+        assert child.info.status == "FINISHED"
+        assert [m.step for m in client.get_metric_history(child.info.run_id, "val_loss")] == list(
+            range(1, len(client.get_metric_history(child.info.run_id, "val_loss")) + 1)
+        ) or child.data.tags["veilflow.kind"] != "torch_mlp"
+    model_ids = [m.model_id for c in children for m in client.search_logged_models([run.info.experiment_id], filter_string=f"source_run_id = '{c.info.run_id}'")]
+    assert len(model_ids) == 2
+    script = (
+        "import sys, mlflow.pyfunc\n"
+        "for uri in sys.argv[1:]:\n"
+        "    m = mlflow.pyfunc.load_model(uri)\n"
+        "    p = m.predict(m.input_example)\n"
+        "    assert len(p) == len(m.input_example) and 0 <= float(p.min().min() if hasattr(p, 'min') else min(p)) <= 1\n"
+        "print('ok', len(sys.argv) - 1)\n"
+    )
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri}
+    done = subprocess.run([sys.executable, "-c", script, *[f"models:/{m}" for m in model_ids]], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok 2"
+    # Explained: SHAP for the linear model, Captum Integrated Gradients for the PyTorch one.
+    assert "explain/logreg/importance_logreg.csv" in artifacts and "explain/mlp/importance_mlp.csv" in artifacts
+    assert "explain.logreg.shap_linear.seconds" in run.data.metrics
+    assert "explain.mlp.captum_integrated_gradients.seconds" in run.data.metrics
 
 
 def test_training_flow_when_critical_expectation_fails_then_failed_and_nothing_registered(prefect_harness, tracking_uri):
