@@ -89,7 +89,14 @@ def test_forget_when_subject_in_run_a_only_then_reported_for_a_and_apply_retrain
     run_b = state_b.result()
 
     client = MlflowClient(tracking_uri)
+    # Every run records its re-identification risk (metrics, PII audit) and the gate sees it.
+    run = client.get_run(run_a.run_id)
+    assert run.data.metrics["risk.before.k"] <= run.data.metrics["risk.after.k"]
+    assert 0.0 <= run.data.metrics["risk.after.share_below_k"] <= 0.05
+    assert client.get_model_version("forget-e2e", run_a.version).tags["gate.reidentification"].startswith("pass")
     with tracking.temp_dir() as tmp:
+        audit = json.loads(tracking.download_artifact(client, run_a.run_id, "pii/audit.json", tmp).read_text())
+        assert audit["risk"]["after"]["quasi_identifiers"] == ["zip_code", "age_band"]
         assert pseudonym in _membership(client, run_a.run_id, tmp)
         assert pseudonym not in _membership(client, run_b.run_id, tmp)
 
