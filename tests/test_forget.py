@@ -145,3 +145,59 @@ def test_forget_when_subject_in_run_a_only_then_reported_for_a_and_apply_retrain
     assert set(texts) == {"forget-log.jsonl", "suppression.json"}
     assert scan_texts(texts, index) == []
     assert all(json.loads(line)["pseudonym"] == pseudonym for line in texts["forget-log.jsonl"].splitlines())
+
+
+def _registry_with_versions(client: MlflowClient, name: str, n: int, passed: set[int], tmp_dir) -> None:
+    from tasks import registry
+
+    client.create_registered_model(name)
+    for i in range(1, n + 1):
+        mv = client.create_model_version(name, source=(tmp_dir / f"placeholder-{i}").as_uri())
+        decision = "promoted" if i in passed else "rejected"
+        client.set_model_version_tag(name, mv.version, registry.DECISION_TAG, decision)
+
+
+def test_rollback_to_unaffected_when_champion_affected_then_newest_clean_passed_version(tracking_uri, tmp_path):
+    from tasks.forget import rollback_to_unaffected
+
+    client = MlflowClient(tracking_uri)
+    # v1 passed (clean), v2 passed (affected), v3 rejected (clean), v4 passed (affected, champion).
+    _registry_with_versions(client, "rb", 4, passed={1, 2, 4}, tmp_dir=tmp_path)
+    client.set_registered_model_alias("rb", "champion", "4")
+    assert rollback_to_unaffected(client, "rb", {"2", "4"}, "forget --rollback-now") == "1"
+    assert str(client.get_model_version_by_alias("rb", "champion").version) == "1"
+    assert client.get_model_version("rb", "4").tags["veilflow.rolled_back"] == "true"
+    # Champion no longer affected: nothing moves.
+    assert rollback_to_unaffected(client, "rb", {"2", "4"}, "again") is None
+
+
+def test_rollback_to_unaffected_when_no_clean_version_passed_then_promotion_rejected(tracking_uri, tmp_path):
+    from tasks.forget import rollback_to_unaffected
+    from veilflow.errors import PromotionRejected
+
+    client = MlflowClient(tracking_uri)
+    _registry_with_versions(client, "rb2", 2, passed={2}, tmp_dir=tmp_path)
+    client.set_registered_model_alias("rb2", "champion", "2")
+    with pytest.raises(PromotionRejected, match="no unaffected version passed"):
+        rollback_to_unaffected(client, "rb2", {"2"}, "forget --rollback-now")
+    assert str(client.get_model_version_by_alias("rb2", "champion").version) == "2"
+
+
+@pytest.mark.parametrize(
+    ("failed_gates", "moves"),
+    [
+        ([], True),  # the clean replacement passed every gate
+        (["regression.roc_auc"], True),  # only worse than the affected champion it retires
+        (["floor.roc_auc"], False),  # fails an absolute gate: champion stays (use --rollback-now)
+    ],
+)
+def test_replace_champion_when_clean_version_trained_then_moves_only_if_gates_allow(tracking_uri, tmp_path, failed_gates, moves):
+    from types import SimpleNamespace
+
+    from tasks.forget import _replace_champion
+
+    client = MlflowClient(tracking_uri)
+    _registry_with_versions(client, "rc", 2, passed={1}, tmp_dir=tmp_path)
+    client.set_registered_model_alias("rc", "champion", "1")
+    line = _replace_champion(client, "rc", {"1"}, SimpleNamespace(version="2", failed_gates=failed_gates))
+    assert str(client.get_model_version_by_alias("rc", "champion").version) == ("2" if moves else "1"), line
