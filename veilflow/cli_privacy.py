@@ -26,6 +26,13 @@ def cmd_forget(args: argparse.Namespace) -> int:
     from veilflow.secrets import resolve_key
     from veilflow.state import forget_log_path, suppression_list_path
 
+    from tasks.membership import _check_note
+
+    try:
+        _check_note(args.note, "--note")  # refused before anything is looked up or written
+    except ValueError as exc:
+        print(f"veilflow: forget: {exc}", file=sys.stderr)
+        return 2
     privacy = PrivacyConfig()
     key = resolve_key(args.key_env or privacy.key_env, args.key_block or privacy.key_block)
     if key is None:
