@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from tasks import prefect_tasks as t
 from tasks import tracking
+from tasks.data import fingerprint_frame
 from tasks.anonymization import build_analyzer
 from tasks.leak_scan import index_for_config
 from tasks.steps import candidate_grid, check_feature_columns, pick_best
@@ -123,6 +124,9 @@ def _train(config: PipelineConfig, client: Any, experiment_id: str, run_id: str,
     check_feature_columns(anonymized, config)
     anonymized, risk, audit = t.assess_risk(anonymized, config, audit, client, run_id)
     tracking.log_dataset(client, run_id, anonymized, ds.name, source, fingerprint, context="training")
+    # The resume key of every fit starts from what the fits read: the anonymized (and risk-generalised) frame.
+    anonymized_fp = fingerprint_frame(anonymized)
+    tracking.set_tags(client, run_id, {"veilflow.anonymized_fingerprint": anonymized_fp})
     train, val, test = t.split_data(anonymized, config)
     tracking.log_metrics(client, run_id, {"split.train_rows": len(train), "split.val_rows": len(val), "split.test_rows": len(test)})
     # Every candidate (and every point of a search grid) is a mapped task run; the flow's task runner
@@ -130,12 +134,16 @@ def _train(config: PipelineConfig, client: Any, experiment_id: str, run_id: str,
     grid = candidate_grid(config)
     futures = [
         t.train_candidate.with_options(task_run_name=f"train-{cand.name}{'.' + trial if trial else ''}").submit(
-            cand, params, train, val, config, client, run_id, trial
+            cand, params, train, val, config, client, run_id, trial, fit=t.fit_candidate, data_fingerprint=anonymized_fp
         )
         for cand, params, trial in grid
     ]
     results = [f.result() for f in futures]
     logger.info("trained %d candidate(s): %s", len(results), ", ".join(f"{r.name} val.{config.training.primary_metric}={r.val_metrics[config.training.primary_metric]:.4f}" for r in results))
+    reused = [r.name for r in results if r.reused]
+    if reused:
+        logger.info("resumed: reused %d cached fit(s) from an earlier run of this job: %s", len(reused), ", ".join(reused))
+    tracking.set_tags(client, run_id, {"veilflow.reused_steps": ",".join(f"fit-candidate:{n}" for n in reused) or "none"})
     best = pick_best(results, config.training.primary_metric)
     tracking.set_tags(client, run_id, {"veilflow.best_candidate": best.name})
     logger.info("best candidate %s (%s=%.4f on validation)", best.name, config.training.primary_metric, best.val_metrics[config.training.primary_metric])

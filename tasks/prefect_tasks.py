@@ -6,6 +6,8 @@ Steps upstream of anonymization hold raw PII: they never persist results and nev
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -39,6 +41,21 @@ validate_anonymized = task(
     name="validate-anonymized", description="Great Expectations suite on the anonymized data.", **_MEM
 )(steps.run_validation)
 split_data = task(name="split-data", description="Seeded, stratified train/validation/test split.", **_MEM)(steps.split_data)
+def _fit_key(context: object, parameters: dict) -> str | None:
+    """The resume key computed by `steps.fit_cache_key` from fingerprints and config — never from frames."""
+    return parameters.get("cache_key")
+
+
+# The one cached step: downstream of anonymization, keyed on the anonymized data's fingerprint, the
+# candidate's config and the code version; its result (a fitted pipeline) is persisted in Prefect's
+# local result storage so a re-run after a failure does not refit. No key (resume off) -> no cache.
+fit_candidate = task(
+    name="fit-candidate",
+    description="Fit one candidate on the anonymized splits (cached for resume).",
+    cache_key_fn=_fit_key,
+    cache_expiration=timedelta(days=14),
+    persist_result=True,
+)(steps.fit_candidate)
 train_candidate = task(
     name="train-candidate", description="Fit one candidate model (scikit-learn or PyTorch).", **_MEM, **_TRACKING_RETRIES
 )(steps.train_one)

@@ -42,6 +42,8 @@ def replay_run(run_id: str) -> dict[str, Any]:
         path = tracking.download_artifact(client, run_id, "config/pipeline.json", tmp)
         raw_config = json.loads(path.read_text())
     raw_config.setdefault("registry", {})["register"] = False
+    # A replay re-trains from scratch: reusing the original's cached fits would prove nothing.
+    raw_config.setdefault("training", {})["resume"] = False
     config = parse_config(raw_config, source=f"run {run_id}")
     logged = original.data.tags.get("veilflow.data_fingerprint")
     current = load_data(config).fingerprint

@@ -6,8 +6,11 @@ so they can be called and tested without Prefect. Nothing here logs a data value
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +47,7 @@ class CandidateResult:
     trained: Any = field(repr=False)
     val_metrics: dict[str, float]
     fit_seconds: float
+    reused: bool = False
 
 
 def load_data(config: PipelineConfig, key: bytes | None = None, suppression_path: Path | None = None) -> LoadedData:
@@ -199,6 +203,65 @@ def candidate_grid(config: PipelineConfig) -> list[tuple[CandidateConfig, dict[s
     return out
 
 
+def fit_candidate(
+    kind: str,
+    params: dict[str, Any],
+    train: pd.DataFrame,
+    val: pd.DataFrame,
+    config: PipelineConfig,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    cache_key: str | None = None,
+) -> Any:
+    """Fit one candidate on anonymized splits; pure (no tracking), so its result can be cached by key.
+
+    `cache_key` is not used here: it is the resume key the Prefect task caches on (see `fit_cache_key`).
+    """
+    from tasks.training import train_candidate
+
+    ds = config.dataset
+    return train_candidate(
+        kind,
+        params,
+        train,
+        val,
+        numeric=ds.numeric_features,
+        categorical=ds.categorical_features,
+        text=ds.text_feature,
+        label=ds.label,
+        seed=config.seed,
+        text_max_features=config.training.text_max_features,
+        on_epoch=on_epoch,
+    )
+
+
+def fit_cache_key(
+    candidate: CandidateConfig, params: dict[str, Any], config: PipelineConfig, data_fingerprint: str, tracking_target: str
+) -> str:
+    """Resume key of one fit: what the fit depends on, never the frames themselves.
+
+    The anonymized data's fingerprint (which covers the raw data, policy and key), the candidate and its
+    params, everything in the config a fit reads (seed, split, features, text size), veilflow's source
+    digest (code version including uncommitted edits) and the tracking target (store + experiment), so a
+    resumed run reuses only fits made for the same job.
+    """
+    from veilflow.provenance import source_digest
+
+    ds = config.dataset
+    basis = {
+        "data": data_fingerprint,
+        "candidate": candidate.model_dump(mode="json"),
+        "params": params,
+        "seed": config.seed,
+        "split": config.split.model_dump(mode="json"),
+        "features": [ds.numeric_features, ds.categorical_features, ds.text_feature, ds.label],
+        "text_max_features": config.training.text_max_features,
+        "code": source_digest(),
+        "target": tracking_target,
+    }
+    payload = json.dumps(basis, sort_keys=True, default=str)
+    return "veilflow-fit-" + hashlib.sha256(payload.encode()).hexdigest()
+
+
 def train_one(
     candidate: CandidateConfig,
     params: dict[str, Any],
@@ -208,10 +271,17 @@ def train_one(
     client: MlflowClient,
     run_id: str,
     trial: str | None = None,
+    fit: Any = None,
+    data_fingerprint: str | None = None,
 ) -> CandidateResult:
-    """Train one candidate in a nested MLflow run: params, per-epoch losses, validation metrics."""
+    """Train one candidate in a nested MLflow run: params, per-epoch losses, validation metrics, model.
+
+    `fit` is the (cacheable) Prefect task wrapping `fit_candidate`; with `training.resume` and a data
+    fingerprint, a fit already made for the same key in an earlier (e.g. failed) run is reused, and
+    the nested run says so (tag `veilflow.reused`).
+    """
     from tasks.evaluation import compute_metrics
-    from tasks.training import predict_positive, train_candidate
+    from tasks.training import predict_positive
 
     ds = config.dataset
     name = f"{candidate.name}{'.' + trial if trial else ''}"
@@ -222,27 +292,34 @@ def train_one(
         run_name=name,
         tags={"mlflow.parentRunId": run_id, "veilflow.candidate": candidate.name, "veilflow.kind": candidate.kind},
     )
+    reused = False
     try:
         tracking.log_params(client, child, {"kind": candidate.kind, **params})
+        epochs_seen = 0
 
         def on_epoch(entry: dict[str, Any]) -> None:
+            nonlocal epochs_seen
+            epochs_seen += 1
             tracking.log_metrics(
                 client, child, {"train_loss": entry["train_loss"], "val_loss": entry["val_loss"]}, step=int(entry["epoch"])
             )
 
-        trained = train_candidate(
-            candidate.kind,
-            params,
-            train,
-            val,
-            numeric=ds.numeric_features,
-            categorical=ds.categorical_features,
-            text=ds.text_feature,
-            label=ds.label,
-            seed=config.seed,
-            text_max_features=config.training.text_max_features,
-            on_epoch=on_epoch,
-        )
+        key = None
+        if config.training.resume and data_fingerprint:
+            target = f"{client._tracking_client.tracking_uri}#{parent.info.experiment_id}"
+            key = fit_cache_key(candidate, params, config, data_fingerprint, target)
+        if fit is None:
+            trained = fit_candidate(candidate.kind, params, train, val, config, on_epoch, key)
+        else:
+            state = fit(candidate.kind, params, train, val, config, on_epoch, key, return_state=True)
+            trained = state.result()
+            reused = state.name == "Cached"
+        if reused:
+            # The epochs ran in the earlier run: record them here too, then say where the fit came from.
+            for entry in trained.history:
+                on_epoch(entry)
+            tracking.set_tags(client, child, {"veilflow.reused": "cached fit", "veilflow.cache_key": key or ""})
+            log.info("reused %s: cached fit (same anonymized data, candidate config and code; key %s)", name, (key or "")[13:25])
         probs = predict_positive(trained.model, val)
         val_metrics = compute_metrics(val[ds.label].to_numpy(), probs)
         tracking.log_metrics(client, child, {**{f"val.{k}": v for k, v in val_metrics.items()}, "fit_seconds": trained.fit_seconds})
@@ -255,8 +332,9 @@ def train_one(
         tracking.end_run(client, child, "FAILED", reason=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
         raise
     tracking.end_run(client, child, "FINISHED")
-    log.info("trained %s in %.1fs", name, trained.fit_seconds)
-    return CandidateResult(name, candidate.kind, params, trained, val_metrics, trained.fit_seconds)
+    if not reused:
+        log.info("trained %s in %.1fs", name, trained.fit_seconds)
+    return CandidateResult(name, candidate.kind, params, trained, val_metrics, trained.fit_seconds, reused)
 
 
 def better(a: float, b: float, metric: str) -> bool:

@@ -154,7 +154,8 @@ def test_training_when_step_crashes_then_run_failed_and_registry_untouched(seede
     champion_before = client.get_model_version_by_alias(MODEL, "champion").version
     _crash(monkeypatch, target, kind)
 
-    state = training(_config(overrides), return_state=True)
+    # Resume off: the seed run already fitted these candidates, and a cached fit would never crash.
+    state = training(_config({**overrides, "training.resume": False}), return_state=True)
 
     assert state.is_failed()
     name = target.rsplit(".", 1)[1]

@@ -98,6 +98,11 @@ class TrainingConfig(_Frozen):
     ]
     primary_metric: Literal["roc_auc", "pr_auc", "f1", "accuracy", "log_loss", "brier"] = "roc_auc"
     text_max_features: int = Field(default=2000, gt=0)
+    resume: bool = Field(
+        default=True,
+        description="reuse candidate fits an earlier run of the same job already made (Prefect cache keyed on "
+        "the anonymized data's fingerprint, the candidate config and the code version)",
+    )
 
     @model_validator(mode="after")
     def _unique(self) -> TrainingConfig:

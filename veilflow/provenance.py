@@ -23,3 +23,21 @@ def code_version(root: Path = PROJECT_ROOT) -> dict[str, str]:
         "commit": commit or "unknown",
         "dirty": "unknown" if status is None else str(bool(status)).lower(),
     }
+
+
+_SOURCE_DIRS = ("veilflow", "tasks", "flows")
+
+
+def source_digest(root: Path = PROJECT_ROOT) -> str:
+    """sha256 of veilflow's own Python sources: a code version that also sees uncommitted edits.
+
+    Used in cache keys, so a resumed run never reuses a result computed by different code.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    for folder in _SOURCE_DIRS:
+        for path in sorted((root / folder).rglob("*.py")):
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
