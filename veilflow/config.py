@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -126,6 +127,10 @@ class GateConfig(_Frozen):
     max_robustness_drop: float | None = 0.1
     max_calibration_error: float | None = 0.15
     smoke_latency_ms: float = 5000.0
+
+
+# `register` shadows only pydantic's class-level ABC helper, never used on a config instance.
+warnings.filterwarnings("ignore", message='Field name "register" in "RegistryConfig"', category=UserWarning)
 
 
 class RegistryConfig(_Frozen):

@@ -25,6 +25,9 @@ _OFFLINE_DEFAULTS = {
     # tldextract (under Presidio) fetches its suffix list unless told there is nowhere to fetch from.
     "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": "",
     "GIT_PYTHON_REFRESH": "quiet",
+    # veilflow's own step logs (counts and shapes only; per-epoch losses) reach the console and the Prefect
+    # UI beside the task runs they belong to; the leak scan reads them back.
+    "PREFECT_LOGGING_EXTRA_LOGGERS": "veilflow,tasks",
 }
 
 
