@@ -178,3 +178,13 @@ def test_build_task_runner_when_ray_missing_then_one_line_config_error():
             build_task_runner(_config(**{"execution.runner": "ray"}).execution)
     else:
         assert type(build_task_runner(_config(**{"execution.runner": "ray"}).execution)).__name__ == "RayTaskRunner"
+
+
+def test_build_gx_context_when_built_then_gx_batch_fingerprinting_is_off():
+    import great_expectations.execution_engine.pandas_execution_engine as pandas_engine
+
+    from tasks.validation import build_gx_context
+
+    build_gx_context()
+    # GX hashes every batch below this size (twice per validate); veilflow fingerprints data itself.
+    assert pandas_engine.HASH_THRESHOLD == 0

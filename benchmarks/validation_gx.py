@@ -1,0 +1,186 @@
+"""Raw-suite validation on 1M rows: Great Expectations vs the same rules in vectorized pandas, in one run.
+
+(a) GX, whole frame, the whole suite in one `validate` call (what `validate_frame` does);
+(b) GX on Parquet row-group partitions validated in parallel worker processes (each reads its own
+    rows), merged with `tasks.partitions.merge_validation` (uniqueness re-checked across partitions);
+(c) the same rules as plain vectorized pandas (identical rules computed once).
+The unexpected counts of (a), (b) and (c) are checked to agree. Target: GX / pandas <= 3x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shlex
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _bench import RESULTS, ROOT, header, isolated_environment, md_table  # noqa: E402
+
+SUITE = ROOT / "expectations" / "customers.raw.json"
+SALT = "0123456789abcdef"
+_CTX = None
+
+
+def _worker_init() -> None:
+    isolated_environment("gx-worker")
+    global _CTX
+    from tasks.validation import build_gx_context, load_suite
+
+    _CTX = build_gx_context()
+    load_suite(SUITE)
+
+
+def _validate_part(path: str, groups: list[int]) -> tuple:
+    import pyarrow.parquet as pq
+
+    from tasks.partitions import _keyed_hashes
+    from tasks.validation import load_suite, validate_frame
+
+    started = time.perf_counter()
+    df = pq.ParquetFile(path).read_row_groups(groups).to_pandas()
+    suite = load_suite(SUITE)
+    report = validate_frame(df, suite, _CTX, id_column="customer_id")
+    unique = {s.key: _keyed_hashes(df[s.column], SALT) for s in suite.specs if s.type == "expect_column_values_to_be_unique"}
+    return report, unique, time.perf_counter() - started
+
+
+def validate_pandas(df, entries: list[dict]) -> dict[str, tuple[bool, int | None]]:
+    """key -> (success, unexpected count) for the suite's rules, vectorized; identical rules computed once."""
+    import numpy as np
+
+    from tasks.validation import _expectation_key
+
+    cache: dict[str, tuple[int, int]] = {}
+    out: dict[str, tuple[bool, int | None]] = {}
+    seen: dict[str, int] = {}
+    n = len(df)
+    for e in entries:
+        t, kw = e["type"], dict(e.get("kwargs") or {})
+        key = _expectation_key(t, kw)
+        seen[key] = seen.get(key, 0) + 1
+        key = key if seen[key] == 1 else f"{key}#{seen[key]}"
+        mostly = kw.pop("mostly", None)
+        col = kw.get("column")
+        if t == "expect_column_to_exist":
+            out[key] = (col in df.columns, None)
+            continue
+        if t == "expect_table_columns_to_match_set":
+            cols = set(df.columns)
+            want = set(kw["column_set"])
+            out[key] = ((want <= cols) if not kw.get("exact_match", True) else want == cols, None)
+            continue
+        if t == "expect_table_row_count_to_be_between":
+            out[key] = ((kw.get("min_value") is None or n >= kw["min_value"]) and (kw.get("max_value") is None or n <= kw["max_value"]), None)
+            continue
+        ck = json.dumps([t, kw], sort_keys=True, default=str)
+        if ck not in cache:
+            s = df[col]
+            present = s.notna()
+            nonnull = int(present.sum())
+            if t == "expect_column_values_to_not_be_null":
+                bad, denom = n - nonnull, n
+            elif t == "expect_column_values_to_be_unique":
+                bad, denom = int(s[present].duplicated(keep=False).sum()), nonnull
+            elif t == "expect_column_values_to_be_in_set":
+                bad, denom = int((present & ~s.isin(kw["value_set"])).sum()), nonnull
+            elif t == "expect_column_values_to_be_between":
+                v = s.to_numpy(dtype="float64", na_value=np.nan)
+                ok = np.ones(n, dtype=bool)
+                if kw.get("min_value") is not None:
+                    ok &= v >= kw["min_value"]
+                if kw.get("max_value") is not None:
+                    ok &= v <= kw["max_value"]
+                bad, denom = int((present.to_numpy() & ~ok).sum()), nonnull
+            elif t == "expect_column_values_to_match_regex":
+                bad, denom = int((~s[present].astype(str).str.contains(kw["regex"], regex=True)).sum()), nonnull
+            else:
+                raise ValueError(f"no pandas rule for {t}")
+            cache[ck] = (bad, denom)
+        bad, denom = cache[ck]
+        ratio = bad / denom if denom else 0.0
+        out[key] = ((1 - ratio) >= (mostly if mostly is not None else 1.0), bad)
+    return out
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rows", type=int, default=1_000_000)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--defect-rate", type=float, default=0.01)
+    p.add_argument("--out", type=Path, default=RESULTS / "validation_gx.md")
+    args = p.parse_args()
+    tmp = isolated_environment("gx")
+    from tasks.data import generate_customers
+    from tasks.partitions import merge_validation
+    from tasks.validation import build_gx_context, load_suite, validate_frame
+
+    t0 = time.perf_counter()
+    df = generate_customers(args.rows, seed=42, defect_rate=args.defect_rate)
+    gen_s = time.perf_counter() - t0
+    entries = json.loads(SUITE.read_text())["expectations"]
+    suite = load_suite(SUITE)
+    ctx = build_gx_context()
+
+    # (c) pandas
+    t0 = time.perf_counter()
+    pandas_result = validate_pandas(df, entries)
+    pandas_s = time.perf_counter() - t0
+
+    # (a) GX whole frame, one pass
+    t0 = time.perf_counter()
+    whole = validate_frame(df, suite, ctx, id_column="customer_id")
+    gx_s = time.perf_counter() - t0
+
+    # (b) GX on partitions in parallel processes (workers warmed: context built before timing)
+    path = tmp / "customers.parquet"
+    per = -(-args.rows // args.workers)
+    df.to_parquet(path, row_group_size=per)
+    starts = list(range(0, args.rows, per))
+    del df
+    with ProcessPoolExecutor(args.workers, initializer=_worker_init) as pool:
+        list(pool.map(time.sleep, [0.5] * args.workers))  # start the workers (and their GX contexts)
+        t0 = time.perf_counter()
+        parts = list(pool.map(_validate_part, [str(path)] * len(starts), [[i] for i in range(len(starts))]))
+        merged = merge_validation([r for r, _, _ in parts], starts, suite, [u for _, u, _ in parts])
+        part_s = time.perf_counter() - t0
+
+    # Agreement of the three on every row-level count and every success flag.
+    mismatches = []
+    for o_whole, o_merged in zip(whole.expectations, merged.expectations):
+        ok_p, bad_p = pandas_result[o_whole.key]
+        if (o_whole.success, o_merged.success, ok_p) != (o_whole.success,) * 3:
+            mismatches.append(f"{o_whole.key}: success gx={o_whole.success} partitions={o_merged.success} pandas={ok_p}")
+        if bad_p is not None and not (o_whole.unexpected_count == o_merged.unexpected_count == bad_p):
+            mismatches.append(f"{o_whole.key}: unexpected gx={o_whole.unexpected_count} partitions={o_merged.unexpected_count} pandas={bad_p}")
+
+    rows = [
+        {"what": "(c) plain vectorized pandas, same rules", "seconds": f"{pandas_s:.2f}", "x pandas": "1.00"},
+        {"what": "(a) GX, whole frame, one validate call", "seconds": f"{gx_s:.2f}", "x pandas": f"{gx_s / pandas_s:.2f}"},
+        {"what": f"(b) GX, {len(starts)} partitions in {args.workers} processes (read + validate + merge)", "seconds": f"{part_s:.2f}", "x pandas": f"{part_s / pandas_s:.2f}"},
+    ]
+    best = min(gx_s, part_s) / pandas_s
+    command = "python benchmarks/validation_gx.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    text = "\n".join([
+        "# Raw-suite validation: Great Expectations vs plain pandas", "", header(command), "",
+        f"{args.rows:,} generated rows (defect rate {args.defect_rate}, generated in {gen_s:.1f} s, not timed), "
+        f"suite `customers.raw` ({len(entries)} expectations). GX context build excluded on both GX sides.", "",
+        md_table(rows, ["what", "seconds", "x pandas"]), "",
+        "Per-partition GX seconds inside the workers: " + ", ".join(f"{s:.2f}" for _, _, s in parts), "",
+        "Checks:", "",
+        f"- GX / pandas <= 3x: {'PASS' if best <= 3 else 'FAIL'} (best GX path {best:.2f}x; whole-frame {gx_s / pandas_s:.2f}x)",
+        f"- the three agree on every success flag and unexpected count: {'PASS' if not mismatches else 'FAIL: ' + '; '.join(mismatches[:5])}",
+        "",
+    ])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
