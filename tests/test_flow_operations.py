@@ -74,7 +74,7 @@ def test_training_when_promoted_then_profile_stored_with_version_and_summary_pub
     md = arts["training-summary"].data
     for heading in ("## Validation", "## PII audit", "## Held-out test metrics", "## Promotion gates", "promoted"):
         assert heading in md, heading
-    assert arts["mlflow-run"].type == "link" and f"runs/{result.run_id}" in str(arts["mlflow-run"].data)
+    assert f"/runs/{result.run_id})" in str(arts["mlflow-run"].data)  # a link artifact is stored as a Markdown link
 
 
 def test_scoring_when_batch_has_defects_then_bad_rows_quarantined_with_reason_and_rest_scored(champion, tmp_path):
@@ -160,3 +160,18 @@ def test_monitoring_when_strong_drift_and_no_deployment_then_reports_retraining_
     run = MlflowClient(champion["uri"]).get_run(result.run_id)
     assert run.data.tags["veilflow.drift_detected"] == "true"
     assert run.data.metrics["drift.max_psi"] > 0.2
+
+
+def test_cli_score_and_monitor_when_champion_exists_then_report_lines_and_exit_codes(champion, tmp_path, capsys):
+    from veilflow.cli import main
+
+    raw_path = tmp_path / "batch.parquet"
+    generate_customers(120, seed=5).to_parquet(raw_path)
+    out = tmp_path / "p.parquet"
+    assert main(["score", "--model", MODEL, "--input", str(raw_path), "--output", str(out)]) == 0
+    assert f"scored 120 of 120 rows with {MODEL}" in capsys.readouterr().out and out.exists()
+
+    code = main(["monitor", "--model", MODEL, "--rows", "300", "--drift", "1.0", "--strict"])
+    printed = capsys.readouterr().out
+    assert code == 5, printed
+    assert "drift DETECTED" in printed and "retraining: retraining could not be triggered" in printed

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -154,7 +155,7 @@ def stack(tmp_path):
     finally:
         procs.stop_all()
         # Captured output is shown only when the test fails: the servers' last words explain it.
-        for name in ("prefect-server", "mlflow-server", "worker", "model-server"):
+        for name in ("prefect-server", "mlflow-server", "worker", "model-server", "serve"):
             print(f"--- {name} log tail ---\n{procs.tail(name)}")
 
 
@@ -235,4 +236,50 @@ def test_deployment_when_triggered_on_real_servers_then_champion_registered_serv
             browser.close()
     for png in ("prefect-flow-run.png", "mlflow-model-version.png"):
         assert (SCREENSHOTS / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    print(f"screenshots in {SCREENSHOTS}; whole test {time.monotonic() - started:.0f}s after servers were up")
+    print(f"screenshots in {SCREENSHOTS}; {time.monotonic() - started:.0f}s after servers were up")
+
+    # One process serving all three deployments with their schedules (`veilflow serve`), then a drifted
+    # monitoring run through it: drift above the threshold starts training/nightly via run_deployment.
+    # The work-pool deployments of the same names go first, so only the serving process runs them.
+    procs.run([str(BIN / "prefect"), "--no-prompt", "deployment", "delete", "--all"])
+    serve = procs.start("serve", [str(BIN / "veilflow"), "serve"])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert serve.poll() is None, f"veilflow serve exited:\n{procs.tail('serve')}"
+        try:
+            deployment = json.loads(_get(f"{prefect}/api/deployments/name/monitoring/daily"))
+            break
+        except urllib.error.HTTPError:  # 404 until the serving process has registered it
+            time.sleep(1)
+    assert deployment.get("work_pool_name") is None, deployment
+    assert [s["schedule"]["cron"] for s in deployment["schedules"]] == ["30 3 * * *"]
+    params = {"config": {"model_name": MODEL, "generate_rows": 300, "drift": 1.0}}
+    out = procs.run([str(BIN / "prefect"), "deployment", "run", "monitoring/daily", "--params", json.dumps(params)])
+    monitor_id = re.search(r"UUID:\s*([0-9a-f-]{36})", out).group(1)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        state = _flow_run(prefect, monitor_id)["state"]
+        if state and state["type"] in {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}:
+            break
+        time.sleep(2)
+    assert state["type"] == "COMPLETED", f"monitoring ended {state['type']}: {state.get('message')}\n{procs.tail('serve', 60)}"
+    runs = client.search_runs(
+        [client.get_experiment_by_name("veilflow-monitoring").experiment_id],
+        filter_string=f"tags.`veilflow.prefect_flow_run_id` = '{monitor_id}'",
+    )
+    assert len(runs) == 1 and runs[0].data.tags["veilflow.drift_detected"] == "true"
+    assert runs[0].data.tags["veilflow.retraining_triggered"] == "true", runs[0].data.tags["veilflow.retraining"]
+    retrain_id = re.search(r"\(([0-9a-f-]{36})\)", runs[0].data.tags["veilflow.retraining"]).group(1)
+    retrain = _flow_run(prefect, retrain_id)
+    assert retrain["deployment_id"] == json.loads(_get(f"{prefect}/api/deployments/name/training/nightly"))["id"]
+    req = urllib.request.Request(
+        f"{prefect}/api/artifacts/filter",
+        data=json.dumps({"artifacts": {"flow_run_id": {"any_": [monitor_id]}}}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as r:
+        artifacts = {a["key"]: a for a in json.loads(r.read())}
+    assert "triggered deployment 'training/nightly'" in artifacts["drift-report"]["data"]
+    # Prefect stores a link artifact as a Markdown link.
+    assert f"/runs/{runs[0].info.run_id})" in artifacts["drift-report-mlflow-run"]["data"]
+    print(f"whole test {time.monotonic() - started:.0f}s after servers were up")
