@@ -93,3 +93,16 @@ def test_training_summary_when_rejected_then_lists_failed_gate_and_counts():
     )
     assert "**rejected**" in md and "| raw | 41 | 2 | 0 |" in md and "| notes | replace | PERSON 3 |" in md
     assert "| floor.roc_auc | FAIL | 0.5500 | >= 0.6 |" in md
+
+
+def test_seams_when_sources_scanned_then_task_wrappers_only_in_prefect_tasks():
+    import ast
+
+    offenders = []
+    for path in [*(PREFECT_YAML.parent.parent / "flows").glob("*.py"), *(PREFECT_YAML.parent.parent / "tasks").glob("*.py")]:
+        if path.name == "prefect_tasks.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "prefect" and any(a.name == "task" for a in node.names):
+                offenders.append(path.name)
+    assert offenders == [], f"@task declared outside tasks/prefect_tasks.py: {offenders}"
