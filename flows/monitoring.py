@@ -104,7 +104,7 @@ def monitoring(config: MonitoringConfig = MonitoringConfig()) -> MonitoringResul
             raw = apply_drift(t.generate_batch(config.generate_rows, config.generate_seed), config.drift, seed=config.generate_seed)
             source = f"generated:n_rows={config.generate_rows}&seed={config.generate_seed}&drift={config.drift}"
         tracking.set_tags(client, run_id, {"veilflow.data_fingerprint": fingerprint_frame(raw), "veilflow.source": source})
-        report_v = t.validate_batch(raw, ds.raw_suite, build_gx_context())
+        report_v = t.validate_batch(raw, ds.raw_suite, build_gx_context(), label=ds.label)
         validation = report_v.to_summary_dict()
         tracking.log_dict(client, run_id, validation, "validation/batch.json")
         analyzer = build_analyzer(pipe.privacy.nlp_model) if ds.pii_policy else None

@@ -80,7 +80,7 @@ def scoring(config: ScoringConfig) -> ScoringResult:
         key = resolve_key(pipe.privacy.key_env, pipe.privacy.key_block) if ds.pii_policy else None
         raw = t.load_batch(config.input_path, max_bytes=ds.max_bytes)
         tracking.set_tags(client, run_id, {"veilflow.data_fingerprint": fingerprint_frame(raw)})
-        report = t.validate_batch(raw, ds.raw_suite, build_gx_context())
+        report = t.validate_batch(raw, ds.raw_suite, build_gx_context(), label=ds.label)
         summary = report.to_summary_dict()
         tracking.log_dict(client, run_id, summary, "validation/batch.json")
         analyzer = build_analyzer(pipe.privacy.nlp_model) if ds.pii_policy else None

@@ -128,16 +128,48 @@ def load_batch(path: Path, max_bytes: int = 2 * 1024**3) -> pd.DataFrame:
     return load_frame(resolve_path(path, Path.cwd()), max_bytes=max_bytes)
 
 
-def validate_batch(frame: pd.DataFrame, suite_path: Path, context: Any) -> Any:
+def suite_without_column(suite_path: Path, column: str, out_dir: Path) -> Path:
+    """A copy of a GX suite with every expectation about `column` removed (and `column` dropped from
+    table-level column sets): a batch to score has no label yet, and must not be refused for it."""
+    import json
+
+    data = json.loads(Path(suite_path).read_text(encoding="utf-8"))
+    kept = []
+    for entry in data["expectations"]:
+        kwargs = entry.get("kwargs", {})
+        if kwargs.get("column") == column:
+            continue
+        for key in ("column_set", "column_list"):
+            if isinstance(kwargs.get(key), list):
+                kwargs[key] = [c for c in kwargs[key] if c != column]
+        kept.append(entry)
+    data["expectations"] = kept
+    data["name"] = f"{data['name']}.without_{column}"
+    out = Path(out_dir) / f"{Path(suite_path).stem}.without_{column}.json"
+    out.write_text(json.dumps(data), encoding="utf-8")
+    return out
+
+
+def validate_batch(frame: pd.DataFrame, suite_path: Path, context: Any, label: str | None = None) -> Any:
     """Validate a raw batch with the training run's raw suite; the report keeps failing rows for quarantine.
+
+    A batch without the label column (the usual case when scoring) is validated with the suite minus
+    the label's expectations; a batch that has it is held to the whole suite.
 
     Raises:
         DataValidationError: a critical expectation failed (missing columns, a broken column): the batch
             as a whole is unusable, so nothing is scored.
     """
+    import tempfile
+
     from tasks.validation import load_suite, validate_frame
 
-    report = validate_frame(frame, load_suite(resolve_path(suite_path)), context, id_column=None)
+    path = resolve_path(suite_path)
+    with tempfile.TemporaryDirectory(prefix="veilflow-suite-") as tmp:
+        if label and label not in frame.columns:
+            path = suite_without_column(path, label, Path(tmp))
+        suite = load_suite(path)
+    report = validate_frame(frame, suite, context, id_column=None)
     log.info("batch validation: %d expectations, %d rows flagged", report.evaluated, report.rows_flagged)
     report.raise_if_critical("batch")
     return report

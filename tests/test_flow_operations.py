@@ -115,6 +115,20 @@ def test_scoring_when_batch_has_defects_then_bad_rows_quarantined_with_reason_an
     assert "## PII audit" in arts["scoring-summary"].data
 
 
+def test_scoring_when_batch_has_no_label_then_validated_without_it_and_scored(champion, tmp_path):
+    from flows.scoring import ScoringConfig, scoring
+
+    batch = generate_customers(120, seed=21).drop(columns=["churned"])
+    raw_path = tmp_path / "unlabelled.parquet"
+    batch.to_parquet(raw_path, index=False)
+    out = tmp_path / "predictions.parquet"
+    state = scoring(ScoringConfig(model_name=MODEL, input_path=raw_path, output_path=out), return_state=True)
+    assert state.is_completed(), state.message
+    result = state.result()
+    assert result.rows_scored + result.rows_quarantined == 120
+    assert len(pd.read_parquet(out)) == result.rows_scored > 100
+
+
 def test_scoring_when_column_missing_then_fails_with_one_line_and_nothing_written(champion, tmp_path):
     from flows.scoring import ScoringConfig, scoring
 
