@@ -131,6 +131,15 @@ def main() -> int:
     pandas_result = validate_pandas(df, entries)
     pandas_s = time.perf_counter() - t0
 
+    # (a0) GX whole frame as GX ships (fingerprints each batch: the frame is hashed twice per validate)
+    import great_expectations.execution_engine.pandas_execution_engine as pandas_engine
+
+    pandas_engine.HASH_THRESHOLD = 1e9
+    t0 = time.perf_counter()
+    validate_frame(df, suite, ctx, id_column="customer_id")
+    gx_hashing_s = time.perf_counter() - t0
+    pandas_engine.HASH_THRESHOLD = 0  # what build_gx_context sets
+
     # (a) GX whole frame, one pass
     t0 = time.perf_counter()
     whole = validate_frame(df, suite, ctx, id_column="customer_id")
@@ -160,7 +169,8 @@ def main() -> int:
 
     rows = [
         {"what": "(c) plain vectorized pandas, same rules", "seconds": f"{pandas_s:.2f}", "x pandas": "1.00"},
-        {"what": "(a) GX, whole frame, one validate call", "seconds": f"{gx_s:.2f}", "x pandas": f"{gx_s / pandas_s:.2f}"},
+        {"what": "(a0) GX, whole frame, GX's default batch fingerprinting on", "seconds": f"{gx_hashing_s:.2f}", "x pandas": f"{gx_hashing_s / pandas_s:.2f}"},
+        {"what": "(a) GX, whole frame, one validate call (veilflow's context)", "seconds": f"{gx_s:.2f}", "x pandas": f"{gx_s / pandas_s:.2f}"},
         {"what": f"(b) GX, {len(starts)} partitions in {args.workers} processes (read + validate + merge)", "seconds": f"{part_s:.2f}", "x pandas": f"{part_s / pandas_s:.2f}"},
     ]
     best = min(gx_s, part_s) / pandas_s

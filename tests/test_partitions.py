@@ -188,3 +188,16 @@ def test_build_gx_context_when_built_then_gx_batch_fingerprinting_is_off():
     build_gx_context()
     # GX hashes every batch below this size (twice per validate); veilflow fingerprints data itself.
     assert pandas_engine.HASH_THRESHOLD == 0
+
+
+@pytest.mark.slow
+def test_prepare_partitions_when_ray_vs_threads_then_anonymized_frames_identical(prefect_harness):
+    # Runs where the optional `ray` extra is installed (pip install 'veilflow[ray]'); CI installs `dev` only.
+    pytest.importorskip("prefect_ray", reason="optional extra 'ray' not installed")
+    from flows.partitioned import run_partitioned
+
+    cfg = _config(**{"dataset.defect_rate": 0.01})
+    thread, _ = run_partitioned(cfg)
+    ray, _ = run_partitioned(cfg.model_copy(update={"execution": cfg.execution.model_copy(update={"runner": "ray"})}))
+    pd.testing.assert_frame_equal(thread.anonymized, ray.anonymized)
+    assert thread.fingerprint == ray.fingerprint
