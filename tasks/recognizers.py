@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import phonenumbers
 import regex
-from presidio_analyzer import EntityRecognizer, LocalRecognizer, RecognizerResult
+from presidio_analyzer import EntityRecognizer, LocalRecognizer, Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from spacy.lang.en.stop_words import STOP_WORDS as _SPACY_STOP
 
@@ -247,6 +248,8 @@ _STREET_TYPES = (
     "Radial|Ramp|Rapids?|Rest|Rivers?|Shoals?|Shores?|Skyway|Spurs?|Stravenue|Stream|Throughway|"
     "Trace|Trafficway|Tunnel|Underpass|Unions?|Viaduct|Views?|Wall|Wells?"
 )
+# Unmistakable street words: a street named with one of them needs no house number.
+_PLAIN_STREET_TYPES = "Street|Avenue|Road|Boulevard|Lane|Drive|Court|Terrace|Crescent|Parkway|Highway|Alley"
 _AMBIGUOUS_TYPES = frozenset(
     "way ways place run key keys pass rest union unions well wells wall light lights lock locks "
     "mission points point divide trace views view camp mall loaf neck oval ramp cape mount lakes "
@@ -258,6 +261,13 @@ _STREET_PREFIXES = (
     "estrada|alameda|ladeira|ul\\.|ulica|al\\.|aleja|pl\\.|plac|os\\.|osiedle|trg|boulevard|bd\\.?|"
     "chemin|impasse|allée|quai|place|cours|route|πλατεία|λεωφόρος|λ\\.|οδός|ул\\.|улица|проспект|"
     "jalan|jl\\.|carretera|avinguda|passeig|rruga|sokak|cadde|bulevar|bulevardul|calea|str\\."
+)
+# Prefixes that are not English words: after a house number the street name that follows
+# may be written in lower case ("12 rue des lilas", "5 calle mayor").
+_FOREIGN_PREFIXES = (
+    "rue|avenida|viale|vicolo|piazza|piazzale|largo|corso|strada|calle|carrer|camino|paseo|rambla|"
+    "rua|rúa|travessa|praça|estrada|alameda|ul\\.|ulica|aleja|chemin|impasse|allée|quai|jalan|jl\\.|"
+    "carretera|avinguda|passeig|rruga|sokak|cadde|bulevar|calea|str\\."
 )
 _STREET_SUFFIXES = (
     "strasse|straße|str\\.|gasse|weg|platz|allee|damm|ufer|steig|chaussee|katu|tie|kuja|polku|"
@@ -285,7 +295,8 @@ _UNIT = r"(?i:apt|apartment|suite|ste|unit|flat|room|rm|floor|fl|bldg|building|b
 _MILITARY_TAIL = r"(?i:apo|fpo|dpo)[ ](?i:aa|ae|ap)[ ]\d{5}\b"
 _ZIP = r"(?:\d{5}(?:-\d{3,4})?|\d{2}-\d{3}|\d{4}(?:[ ]\p{Lu}{2})?|\d{3}[ ]\d{2}|\p{Lu}{1,2}\d[\p{Lu}\d]?[ ]\d\p{Lu}{2})(?![\w-]|[ .]\d)"
 _STATE = r"\p{Lu}{2,3}(?![\w'’-])"
-_CITY_WORD = rf"(?:{_CAP}|\({_CAP}(?:[ ]{_CAP})*\))"
+# "∆" (U+2206) stands in for the Greek capital delta in some address data ("∆ΟΜΕΤΙΟΣ").
+_CITY_WORD = rf"(?:{_CAP}|∆[{_L}∆'’.-]+|\({_CAP}(?:[ ]{_CAP})*\))"
 _CITY = rf"{_CITY_WORD}(?:[ -](?!(?:{_COUNTRIES})(?![\w-]))(?:{_CITY_WORD}|{_PARTICLE}(?=[ -]\p{{Lu}})))*"
 
 # A word that starts a sentence or a form label, never part of a city name.
@@ -311,9 +322,12 @@ _ANCHORS = regex.compile(
             (?:[\w.'’-]+[ ]+){{1,5}}?and[ ]+[\w.'’-]+(?:[ ]+(?!(?i:the|a|an|to|is|was|where|when|in|on|at|for|with|and|or|but)\b)[\w'’-]+){{0,3}})
       | (?P<prefixed>(?:{_NUM}(?:[ ]{_NUM})?[ ])?(?i:{_STREET_PREFIXES})[ ]
             (?:(?:{_CAP}|{_PARTICLE})[ ]){{0,5}}{_CAP}(?:[ ]{_NUM}\b)?)
+      | (?P<lowprefixed>{_NUM}(?:[ ]{_NUM})?[ ](?i:{_FOREIGN_PREFIXES})[ ]
+            (?:[{_L}'’-]+[ ]){{0,3}}?[{_L}'’-]{{3,}}(?=[ \t]*(?:[,\n]|$|(?i:{_STREET_TYPES})\b|(?i:{_UNIT}))))
       | (?P<typed>{_NUM}(?:[ ]{_NUM})?[ ](?:{_CAP}[ ]){{0,4}}(?P<type>(?i:{_STREET_TYPES}))\b\.?)
-      | (?P<suffixed>(?:{_NUM}(?:[ ]{_NUM})?[ ])?(?:{_CAP}[ ]){{0,2}}(?:{_PARTICLE}[ ])?[{_L}-]*
+      | (?P<suffixed>(?:{_NUM}(?:[ ]{_NUM})?[ ])?(?:{_CAP}[ ](?:\p{{Ll}}[{_L}-]*[ ])?){{0,2}}(?:{_PARTICLE}[ ])?[{_L}-]*
             (?i:{_STREET_SUFFIXES})[ ]{_NUM}\b\.?)
+      | (?P<onstreet>(?<=\b(?i:on|off|along)[ ])(?:{_CAP}[ ]){{1,3}}(?P<type3>(?:{_PLAIN_STREET_TYPES}))\b\.?)
       | (?P<box>(?:{_NUM}[ ])?(?i:p\.?[ ]?o\.?[ ]?box|post[ ]office[ ]box|postbox|(?:psc|unit|cmr)[ ]\d{{1,5}},?[ ]box)[ ]?\d{{1,6}}\b)
       | (?P<ship>(?i:uss|usns|usnv|uscgc)[ ]{_CAP}(?:[ ]{_CAP}){{0,2}}(?=\s*\n?\s*(?i:apo|fpo|dpo)))
       | (?P<midnum>(?:{_CAP}[ ]){{1,3}}{_NUM}[ ](?:{_CAP}[ ]){{0,3}}(?P<type2>(?i:{_STREET_TYPES}))\b\.?)
@@ -323,8 +337,12 @@ _ANCHORS = regex.compile(
     regex.VERBOSE,
 )
 _HAS_DIGIT = regex.compile(r"\d")
-_CORNER_WORD = regex.compile(r"(?i)\b(?:corner|intersection)\b")
-_TAIL_SEP = regex.compile(r"[ \t]*(?:,[ \t]*(?:\n[ \t>]*)?|\n[ \t>]*(?:,[ \t]*)?(?:\n[ \t>]*)?|[ \t]+)")
+_CORNER_WORD = regex.compile(rf"(?i)\b(?:corner|intersection|{_PLAIN_STREET_TYPES})\b")
+# Line-start markers of quoted mail (">") and chat/bot transcripts ("???", "|") may open each line.
+_LINE_MARK = r"[ \t>?|]*"
+_TAIL_SEP = regex.compile(
+    rf"[ \t]*(?:,[ \t]*(?:\n{_LINE_MARK})?|\n{_LINE_MARK}(?:,[ \t]*)?(?:\n{_LINE_MARK})?|[ \t]+)"
+)
 _TAIL_PIECES = (
     ("unit", regex.compile(_UNIT)),
     # "Storgarden 52 Trajanka Forks": a second street part after the house number.
@@ -337,6 +355,9 @@ _TAIL_PIECES = (
     ("state", regex.compile(_STATE)),
     ("city", regex.compile(_CITY)),
 )
+
+
+_CITY_ONLY = regex.compile(_CITY)
 
 
 def _titlecase_same_length(text: str) -> str:
@@ -389,12 +410,13 @@ class StreetAddressRecognizer(LocalRecognizer):
                 break
             start, end = m.start(), m.end()
             kind = next(
-                k for k in ("corner", "prefixed", "typed", "suffixed", "box", "ship", "midnum", "numbered") if m.group(k)
+                k for k in ("corner", "prefixed", "lowprefixed", "onstreet", "typed", "suffixed", "box", "ship", "midnum", "numbered") if m.group(k)
             )
             end, pieces = _extend_tail(probe, end)
             street_type = (m.group("type") or m.group("type2") or "").lower()
-            weak = kind == "numbered" or street_type in _AMBIGUOUS_TYPES
-            score = 0.35 if weak else 0.6
+            weak = kind in ("numbered", "lowprefixed") or street_type in _AMBIGUOUS_TYPES
+            # A street named without a house number ("on Maple Avenue") is less certain.
+            score = 0.35 if weak else 0.45 if kind == "onstreet" else 0.6
             if (
                 pieces & {"unit", "zip", "country", "state", "military"}
                 or kind in ("box", "ship")
@@ -422,6 +444,10 @@ def _extend_tail(text: str, end: int) -> tuple[int, set[str]]:
             m = pattern.match(text, at)
             if not m or m.end() == at:
                 continue
+            if kind == "city":
+                m = _shortest_ok_city(text, m)
+                if m is None:
+                    continue
             if kind in ("city", "state"):
                 first = regex.match(r"[\p{L}\p{M}'’-]+", m.group())
                 if first and first.group() in _CITY_STOP:
@@ -450,6 +476,27 @@ def _extend_tail(text: str, end: int) -> tuple[int, set[str]]:
         else:
             break
     return end, found
+
+
+def _city_tail_ok(text: str, end: int) -> bool:
+    """A city must be followed by a line break, a comma, the end, or another address piece."""
+    if end == len(text) or text[end] in ",\n?!.)":
+        return True
+    follow = _TAIL_SEP.match(text, end)
+    nxt = follow.end() if follow else end
+    return any(p.match(text, nxt) for k, p in _TAIL_PIECES if k in ("zip", "country", "state", "military", "missing"))
+
+
+def _shortest_ok_city(text: str, m: regex.Match) -> regex.Match | None:
+    """The longest word prefix of a city match that is properly followed ("POLSING OO after" -> "POLSING")."""
+    if _city_tail_ok(text, m.end()):
+        return m
+    cuts = [w.start() for w in regex.finditer(r"[ -]", m.group())]
+    for cut in reversed(cuts):
+        shorter = _CITY_ONLY.fullmatch(text, m.start(), m.start() + cut)
+        if shorter and _city_tail_ok(text, shorter.end()):
+            return shorter
+    return None
 
 
 def _trim_end(text: str, start: int, end: int) -> int:
@@ -491,13 +538,25 @@ _PLACE_CUE = regex.compile(
     rf"(?i:\b(?:grew up in|born in|raised in|moved (?:here |there )?(?:from|to)|travel(?:l)?ing to|"
     rf"trip to|flew to|flying to|live[sd]? in|living in|home (?:city|town)|city of|town of|"
     rf"village of|based in|located in|i am in|i'm in|we are in|visit(?:ing|ed)?|stay(?:ing|ed)? in|"
-    rf"relocat(?:e|ed|ing) to))[ ]+(?P<place>{_CITY_WORD}(?:[ -](?:{_CITY_WORD}|{_PARTICLE}(?=[ -]\p{{Lu}}))){{0,3}})"
+    rf"relocat(?:e|ed|ing) to|arriv(?:e|es|ed|ing) (?:at|in)|return(?:s|ed|ing)? to|originally from|"
+    rf"comes? from|university of|where:|location:|city:|town:|hometown:?|place of birth:?))[ ]+(?P<place>{_CITY_WORD}(?:[ -](?:{_CITY_WORD}|{_PARTICLE}(?=[ -]\p{{Lu}}))){{0,3}})"
 )
 _POSTCODE_CUE = regex.compile(
     r"(?i:\b(?:zip(?:[ ]?code)?|postal[ ]code|post[ ]?code|plz|cep)\b)(?:[^\w\n]|\bis\b|\bwas\b){0,12}"
     r"(?P<zip>\d{3,6}(?:[- ]\d{2,4})?(?:[ ][A-Z]{2})?|[A-Z]{1,2}\d[A-Z\d]?[ ]?\d[A-Z]{2}|[A-Z]\d[A-Z][ ]?\d[A-Z]\d)(?![\w-])"
 )
 _COUNTRY_MENTION = regex.compile(rf"(?<![\w-])(?:{_COUNTRIES})(?![\w-])")
+# In mixed-case text, a word written in capitals after a place preposition is a place name
+# (addresses and forms write cities in capitals: "arrived at ESPOO"). Five letters or more,
+# so acronyms ("at IBM", "in NASA") stay out.
+_CAPS_PLACE = regex.compile(
+    r"(?<=\b(?:[Ii]n|[Aa]t|[Tt]o|[Ff]rom|[Oo]f|[Nn]ear)[ ])(?P<place>\p{Lu}[\p{Lu}\p{M}∆'’-]{4,}(?:[ -]\p{Lu}[\p{Lu}\p{M}∆'’-]{1,})*)(?![\p{L}\p{M}])"
+)
+# "in <Place words> <postcode>": a place name directly followed by a postal code.
+_PLACE_POSTCODE = regex.compile(
+    rf"(?<=\b[Ii]n[ ])(?P<place>{_CITY_WORD}(?:[ -](?:{_CITY_WORD}|{_PARTICLE}(?=[ -]\p{{Lu}}))){{0,3}})[ ]"
+    r"(?P<zip>\d{5}|\d{3}[ ]\d{2}|\d{4}-\d{3}|\d{2}-\d{3})(?![\w-]|[.,]\d)"
+)
 
 
 class PlaceRecognizer(LocalRecognizer):
@@ -524,12 +583,84 @@ class PlaceRecognizer(LocalRecognizer):
         results += [
             _result("LOCATION", m.start("zip"), m.end("zip"), 0.6, self) for m in _POSTCODE_CUE.finditer(text)
         ]
+        letters = regex.sub(r"[^\p{L}]", "", text)
+        if letters != letters.upper():
+            for m in _CAPS_PLACE.finditer(text):
+                results.append(_result("LOCATION", m.start("place"), m.end("place"), 0.45, self))
+        for m in _PLACE_POSTCODE.finditer(text):
+            if m.group("place").split()[0] not in _CITY_STOP:
+                results.append(_result("LOCATION", m.start("place"), m.end("zip"), 0.5, self))
         for m in _PLACE_CUE.finditer(text):
             words = m.group("place").split()
             if words[0].rstrip(".,") in _CITY_STOP or words[0].rstrip(".,") in _NAME_STOP:
                 continue
-            results.append(_result("LOCATION", m.start("place"), m.end("place"), 0.5, self))
+            end = m.end("place")
+            while end > m.start("place") and text[end - 1] in ".,":
+                end -= 1
+            results.append(_result("LOCATION", m.start("place"), end, 0.5, self))
         return results
+
+
+# --------------------------------------------------------------------------- nationalities, religions
+
+# Demonyms (nationalities) and religious groups: Presidio's NRP entity. The small NER model
+# finds only some; a deny list (Presidio's own PatternRecognizer) finds the rest. Plurals
+# ("Saudis", "Bruneians") are generated; words that are also languages ("English") stay in
+# because the word still names a nationality far more often in customer text than not.
+_DEMONYMS = """
+afghan albanian algerian american andorran angolan antiguan argentine argentinian armenian
+australian austrian azerbaijani azeri bahamian bahraini bangladeshi barbadian belarusian belgian
+belizean belizian beninese bhutanese bolivian bosnian botswanan brazilian british briton bruneian
+bulgarian burkinabe burmese burundian cambodian cameroonian canadian cape-verdean chadian chilean
+chinese colombian comorian congolese costa-rican croatian cuban cypriot czech dane danish
+djiboutian dominican dutch ecuadorian egyptian emirati english equatoguinean eritrean estonian
+ethiopian fijian filipino finn finnish french gabonese gambian georgian german ghanaian greek
+grenadian guatemalan guinean guyanese haitian honduran hungarian icelandic icelander indian
+indonesian iranian iraqi irish israeli italian ivorian jamaican japanese jordanian kazakh kenyan
+kiribati korean kosovar kuwaiti kyrgyz lao laotian latvian lebanese liberian libyan
+liechtensteiner lithuanian luxembourger luxembourgish macedonian malagasy malawian malaysian
+maldivian malian maltese marshallese mauritanian mauritian mexican micronesian moldovan monegasque
+mongolian montenegrin moroccan mozambican namibian nauruan nepalese nepali dutchman newzealander
+nicaraguan nigerian nigerien norwegian omani pakistani palauan palestinian panamanian
+papuan paraguayan peruvian polish pole portuguese qatari romanian russian rwandan salvadoran
+samoan saudi scottish scot senegalese serbian seychellois singaporean slovak slovakian slovenian
+solomon somali south-african spanish spaniard sri-lankan sudanese surinamese swazi swede swedish
+swiss syrian taiwanese tajik tanzanian thai togolese tongan trinidadian tunisian turkish turkmen
+tuvaluan ugandan ukrainian uruguayan uzbek venezuelan vietnamese welsh yemeni zambian zimbabwean
+european asian african latino latina hispanic arab arabic caucasian scandinavian
+christian muslim moslem jewish jew hindu buddhist sikh jain catholic protestant orthodox
+evangelical lutheran methodist baptist anglican mormon sunni shia shiite shii atheist agnostic
+"""
+# Demonyms that are also ordinary English words ("polish the car", "a pole") count only
+# when capitalized.
+_NRP_CASED = frozenset("polish pole english scot dane swede finn orthodox solomon jain".split())
+
+
+def _plurals(word: str) -> set[str]:
+    if word.endswith(("ese", "ss", "ish", "sh")):
+        return set()
+    return {word + ("s" if not word.endswith("ch") else "s")}
+
+
+_NRP_FORMS = {w: {w} | _plurals(w) for w in _DEMONYMS.split()}
+_NRP_ANY_CASE = sorted({f.replace("-", " ") for w, fs in _NRP_FORMS.items() if w not in _NRP_CASED for f in fs}, key=len, reverse=True)
+_NRP_CAPITALIZED = sorted({f.capitalize() for w, fs in _NRP_FORMS.items() if w in _NRP_CASED for f in fs}, key=len, reverse=True)
+_NRP_REGEX = (
+    r"(?<![\w-])(?:(?i:" + "|".join(regex.escape(w) for w in _NRP_ANY_CASE) + r")|"
+    + "|".join(regex.escape(w) for w in _NRP_CAPITALIZED) + r")(?![\w-])"
+)
+
+
+def build_nrp_recognizer(supported_language: str = "en") -> PatternRecognizer:
+    """A deny-list recognizer for nationalities and religious groups (entity NRP, score 0.5)."""
+    return PatternRecognizer(
+        supported_entity="NRP",
+        name="NrpDenyListRecognizer",
+        supported_language=supported_language,
+        patterns=[Pattern("nrp_word", _NRP_REGEX, 0.5)],
+        # No global IGNORECASE: the pattern scopes case-insensitivity itself (see _NRP_CASED).
+        global_regex_flags=re.DOTALL | re.MULTILINE,
+    )
 
 
 # --------------------------------------------------------------------------- person names
@@ -580,12 +711,13 @@ _CUE_NAME = regex.compile(
     rf"(?i:\b(?:my name is|name is|name's|name:|named|called|call me|signed|sincerely,|regards,|dear|"
     rf"directed by:?|written by:?|contact person:?|last name\??|first name\??|surname\??|full name:?|"
     rf"this is|i am|i'm|hi|hello|thanks|thank you,?|attn:?|attention:?|patient:?|customer:?|"
-    rf"cardholder:?|speak to|ask for))[ \t]*\n?[ \t]*(?P<name>{_NAME_WORD}(?:[ ]{_NAME_WORD}){{0,3}})"
+    rf"cardholder:?|speak to|ask for|said|says|asked|told|replied|according to))[ \t]*\n?[ \t]*(?P<name>{_NAME_WORD}(?:[ ]{_NAME_WORD}){{0,3}})"
 )
 # Names identified by what follows them: "Dexter lives on ...", "I'm Melvin's daughter".
 _NAME_BEFORE_CUE = regex.compile(
-    rf"(?P<name>\p{{Lu}}[{_L}'’-]+(?:[ ]\p{{Lu}}[{_L}'’-]+){{0,2}})"
-    rf"(?:[ ](?:lives|lived|resides|resided|was born|grew up|works at|worked at|is from|had given|has given)\b"
+    rf"(?P<name>\p{{Lu}}[{_L}'’-]+(?:[ ](?:\p{{Lu}}\.?|\p{{Lu}}[{_L}'’-]+)){{0,2}})"
+    rf"(?:[ ](?:lives|lived|resides|resided|was born|grew up|works at|worked at|is from|had given|has given|"
+    rf"says|said|explained|replied|wrote|began)\b"
     rf"|['’]s[ ](?:daughter|son|wife|husband|mother|father|brother|sister|kid|child|children|parents|"
     rf"friend|boss|partner|widow|widower)\b)"
 )
@@ -671,6 +803,16 @@ class PersonNameRecognizer(LocalRecognizer):
                 run.append(j)
                 j += 1
             kinds = [_token_kind(text, tokens[k], lowercase_text, pos_by_start) for k in run]
+            # A single capital ("A", "I", "A.") between two name words is a middle initial,
+            # even though on its own it is a stop word ("Juliusz A Kwiatkowski").
+            for n in range(1, len(kinds) - 1):
+                if (
+                    kinds[n] == "stop"
+                    and regex.fullmatch(r"\p{Lu}\.?", tokens[run[n]].group())
+                    and kinds[n - 1] in _NAME_KINDS
+                    and kinds[n + 1] in _NAME_KINDS
+                ):
+                    kinds[n] = "initial"
             # A trailing initial is not part of a name ("... Ariana, Isabel A").
             while kinds and kinds[-1] == "initial" and len(kinds) > 1 and kinds[-2] == "stop":
                 kinds.pop()
@@ -727,6 +869,9 @@ class PersonNameRecognizer(LocalRecognizer):
             results.append(_result("PERSON", start, end, score, self))
             i = run[last - 1] + 1
         return results
+
+
+_NAME_KINDS = frozenset({"first", "surname", "shape", "cap"})
 
 
 def _pos_tags(nlp_artifacts: NlpArtifacts | None) -> dict[int, str]:
@@ -870,7 +1015,7 @@ def filter_false_positives(text: str, results: list[RecognizerResult]) -> list[R
     return kept
 
 
-_MERGE_GAP = regex.compile(r"^[\s,>]*$")
+_MERGE_GAP = regex.compile(r"^[\s,>?|]*$")
 
 
 def merge_adjacent_spans(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
@@ -997,6 +1142,28 @@ _LABEL_WORDS = frozenset(
 )
 
 
+_LOWER_LIST = regex.compile(
+    rf"(?<![{_L}'’-])[{_L}][{_L}'’-]+(?:(?:,[ ]|,?[ ]and[ ]|[ ]&[ ])(?!and\b)[{_L}][{_L}'’-]+){{2,}}(?![{_L}'’-])"
+)
+
+
+def _lowercase_name_lists(text: str) -> list[RecognizerResult]:
+    """In all-lowercase text, every item of a list ("adam, leonti, chad and caleb") with two or
+    more known, unambiguous given names is a name (common words excepted)."""
+    if text != text.lower():
+        return []
+    found = []
+    for m in _LOWER_LIST.finditer(text):
+        words = [w for w in regex.finditer(rf"[{_L}][{_L}'’-]+", m.group()) if w.group() != "and"]
+        known = [w for w in words if w.group() in FIRST_NAMES and w.group() not in AMBIGUOUS_FIRST_NAMES]
+        if len(known) < 2 or len(known) * 2 < len(words):
+            continue
+        for w in words:
+            if w.group() not in _COMMON_WORDS and w.group() not in _SPACY_STOP:
+                found.append(_person_hit(m.start() + w.start(), m.start() + w.end(), "PersonNameList"))
+    return found
+
+
 def _person_hit(start: int, end: int, source: str) -> RecognizerResult:
     return RecognizerResult(
         "PERSON", start, end, 0.5, recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: source}
@@ -1066,6 +1233,10 @@ def propagate_person_names(text: str, results: list[RecognizerResult]) -> list[R
         if not any(o.entity_type == "PERSON" and o.start <= r.start and r.end <= o.end for o in out)
     ]
     out += _coordinated_and_speaker_names(text, out)
+    out += [
+        r for r in _lowercase_name_lists(text)
+        if not any(o.entity_type == "PERSON" and o.start <= r.start and r.end <= o.end for o in out)
+    ]
     persons = [r for r in out if r.entity_type == "PERSON"]
     parts = {
         w
@@ -1131,6 +1302,7 @@ def build_custom_recognizers(locale: str = "US") -> list[EntityRecognizer]:
         PlaceRecognizer(),
         PersonNameRecognizer(),
         DateTimeRecognizer(),
+        build_nrp_recognizer(),
     ]
 
 

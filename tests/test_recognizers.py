@@ -347,3 +347,123 @@ def test_analyzer_when_title_then_name_without_title(analyzer: AnalyzerEngine) -
 def test_analyzer_when_19_digit_card_then_found(analyzer: AnalyzerEngine) -> None:
     text = "My card 4353670000000000008 is expiring"
     assert _spans(_analyze(analyzer, text), text, "CREDIT_CARD") == ["4353670000000000008"]
+
+
+# --------------------------------------------------------------------------- round 2: NRP, places, blocks, names
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("She is Peruvian and works nights", "Peruvian"),  # capitalized demonym
+        ("we met two kenyans at the desk", "kenyans"),  # generated plural, lowercase
+        ("her family is catholic", "catholic"),  # religious group
+        ("Omanis pay in rials", "Omanis"),  # plural of an -i demonym
+        ("Polish customers asked for invoices", "Polish"),  # cased-only word, capitalized
+    ],
+)
+def test_nrp_recognizer_when_nationality_or_religion_then_found(text: str, word: str) -> None:
+    assert _run(rec.build_nrp_recognizer(), text, "NRP") == [word]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "please polish the report",  # "polish" the verb: cased-only word in lower case
+        "the pole fell on the car",  # "pole" the object
+        "Japanese-style garden",  # part of a hyphenated compound
+        "Customer said they want to cancel the service next month.",  # a churn note
+    ],
+)
+def test_nrp_recognizer_when_ordinary_word_then_nothing(text: str) -> None:
+    assert _run(rec.build_nrp_recognizer(), text, "NRP") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "place"),
+    [
+        ("The courier arrived at Kirkenes at noon", "Kirkenes"),  # "arrived at" cue
+        ("She is originally from Ourense, you know", "Ourense"),  # "originally from" cue, comma trimmed
+        ("Where: Vila Nova de Gaia\nWhen: now", "Vila Nova de Gaia"),  # form label
+        ("We drove back to TAMPERE yesterday", "TAMPERE"),  # capitals after a preposition
+        ("a clinic in Santa Cruz de Tenerife 38001 opened", "Santa Cruz de Tenerife 38001"),  # place + postcode
+    ],
+)
+def test_place_recognizer_when_round2_cue_then_found(text: str, place: str) -> None:
+    assert place in _run(rec.PlaceRecognizer(), text, "LOCATION")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We work at NASA in HTML",  # short acronyms after prepositions
+        "THE WHOLE NOTE IS IN CAPITALS",  # an all-caps text has no capitalized places
+        "Customer asked to update the billing address.",  # a neutral churn note
+        "paid 12345 in March",  # a number that follows no place
+    ],
+)
+def test_place_recognizer_when_round2_no_place_then_nothing(text: str) -> None:
+    assert _run(rec.PlaceRecognizer(), text, "LOCATION") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        # chat transcript markers ("???") before each line of an address block
+        ("??? 4410 Brenner 17\n??? Suite 210\n??? Ålborg\n??? Denmark 9000", "4410 Brenner 17\n??? Suite 210\n??? Ålborg\n??? Denmark 9000"),
+        # a lowercase street name after a foreign street prefix and a house number
+        ("deliver to 14 rue des petits champs, Lyon", "14 rue des petits champs, Lyon"),
+        # lowercase middle word before a street suffix
+        ("stop at Szent István király útja 4 please", "Szent István király útja 4"),
+        # a street named without a house number
+        ("the bakery on Willow Lane closed", "Willow Lane"),
+        # a city followed by a non-address word: the city alone ends the address
+        ("meet at 12 Hafenweg 3 Apt. 4 KIEL SH later", "12 Hafenweg 3 Apt. 4 KIEL"),
+    ],
+)
+def test_address_recognizer_when_round2_shape_then_one_span(text: str, address: str) -> None:
+    assert _run(rec.StreetAddressRecognizer(), text, rec.ADDRESS_ENTITY) == [address]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I paid 20 via card",  # "via" is English: no lowercase prefixed street
+        "on Monday we talked",  # "on" + capitalized word without a street word
+        "Customer was very happy with the new speed and thanked the agent.",  # a churn note
+    ],
+)
+def test_address_recognizer_when_round2_no_address_then_nothing(text: str) -> None:
+    assert _run(rec.StreetAddressRecognizer(), text, rec.ADDRESS_ENTITY) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Tomasz K Wierzbicki lives near the park", "Tomasz K Wierzbicki"),  # bare middle initial "K"
+        ("Please ask Ilse A. Vandermeulen about it", "Ilse A. Vandermeulen"),  # initial that is also a stop word
+        ("I'm so tired, said Oddbjørn to me", "Oddbjørn"),  # quote attribution
+    ],
+)
+def test_person_recognizer_when_round2_name_then_found(text: str, name: str) -> None:
+    assert name in _run(rec.PersonNameRecognizer(), text, "PERSON")
+
+
+def test_person_recognizer_when_article_a_then_not_an_initial() -> None:
+    assert _run(rec.PersonNameRecognizer(), "A Report was filed", "PERSON") == []
+
+
+def test_lowercase_name_lists_when_known_given_names_then_every_item() -> None:
+    text = "the kids are: oskari, natalie, brandon and jemima"
+    out = rec.propagate_person_names(text, [])
+    assert sorted(_spans(out, text, "PERSON")) == ["brandon", "jemima", "natalie", "oskari"]
+
+
+def test_lowercase_name_lists_when_ordinary_list_then_nothing() -> None:
+    text = "we sell apples, pears, plums and cherries"
+    assert rec.propagate_person_names(text, []) == []
+
+
+def test_build_custom_recognizers_when_built_then_nrp_deny_list_included() -> None:
+    names = [r.name for r in rec.build_custom_recognizers("US")]
+    assert "NrpDenyListRecognizer" in names
