@@ -133,10 +133,11 @@ _NOT_PHONE_SHAPES = (
     regex.compile(r"^\d{5}-\d{4}$"),  # ZIP+4
     regex.compile(r"^\d{4,5}-\d{3}$"),  # Portuguese / Brazilian postal codes
 )
-# An identifier label right before a number means it is not a phone, even near "number".
+# An identifier label right before a number (in the same sentence) means it is not a phone,
+# even near "number"; "...close the account. Call back on 614-205-6012" is still a phone.
 _ID_CONTEXT = regex.compile(
     r"(?i)\b(?:licen[cs]e|account|acct|order|invoice|ticket|id|passport|ssn|social security|routing|"
-    r"policy|member|tracking|reference|ref|serial|case|claim|iban|card)\b[^\n]{0,20}$"
+    r"policy|member|tracking|reference|ref|serial|case|claim|iban|card)\b[^\n.!?]{0,20}$"
 )
 _POSTAL_CONTEXT = regex.compile(r"(?i)\b(?:zip|postal|post ?code|postcode|cep|plz)\b")
 

@@ -467,3 +467,12 @@ def test_lowercase_name_lists_when_ordinary_list_then_nothing() -> None:
 def test_build_custom_recognizers_when_built_then_nrp_deny_list_included() -> None:
     names = [r.name for r in rec.build_custom_recognizers("US")]
     assert "NrpDenyListRecognizer" in names
+
+
+def test_phone_recognizer_when_id_word_ends_previous_sentence_then_phone_found() -> None:
+    text = "Asked how to close the account. Call back on (312) 256-1469."
+    assert _run(rec.InternationalPhoneRecognizer(), text, "PHONE_NUMBER") == ["(312) 256-1469"]
+
+
+def test_phone_recognizer_when_id_label_in_same_sentence_then_nothing() -> None:
+    assert _run(rec.InternationalPhoneRecognizer(), "account number 3122561469 is closed", "PHONE_NUMBER") == []
