@@ -15,11 +15,10 @@ from tasks import tracking
 from tasks.anonymization import build_analyzer
 from tasks.data import fingerprint_frame
 from tasks.reporting import mlflow_run_url, scoring_summary
-from tasks.scoring import quarantine_batch, resolve_champion, verify_code_version, write_parquet_atomically
+from tasks.scoring import quarantine_batch, resolve_champion, write_parquet_atomically
 from tasks.validation import build_gx_context
 from veilflow.config import resolve_path
 from veilflow.errors import DataValidationError
-from veilflow.provenance import code_version
 from veilflow.secrets import resolve_key
 
 
@@ -36,6 +35,10 @@ class ScoringConfig(BaseModel):
     experiment: str = "veilflow-scoring"
     reason_codes: int = Field(default=3, ge=1, le=10)
     require_same_code: bool = Field(default=False, description="refuse a champion trained by another commit")
+    allow_unverified_code: bool = Field(
+        default=False,
+        description="override: load a champion whose recorded code version is missing or not in this repository's history",
+    )
 
 
 class ScoringResult(BaseModel):
@@ -56,8 +59,12 @@ class ScoringResult(BaseModel):
 def scoring(config: ScoringConfig) -> ScoringResult:
     logger = get_run_logger()
     client = tracking.make_client()
-    champion = resolve_champion(client, config.model_name, config.alias)
-    verdict = verify_code_version(champion, code_version()["commit"], config.require_same_code)
+    # The code version is verified before the model is loaded (loading unpickles code).
+    champion = resolve_champion(
+        client, config.model_name, config.alias,
+        require_same_code=config.require_same_code, allow_unverified_code=config.allow_unverified_code,
+    )
+    verdict = champion.code_check
     logger.info("scoring with %s v%s (%s)", champion.model_name, champion.version, verdict)
     pipe = champion.pipeline_config
     ds = pipe.dataset

@@ -6,6 +6,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -29,20 +30,40 @@ class ChampionModel:
     code_version: str
     pipeline_config: PipelineConfig
     pipeline: Any = field(repr=False)  # the fitted sklearn Pipeline (preprocessing + estimator)
+    code_check: str = ""  # verify_code_version's verdict, made before the model was loaded
 
 
-def resolve_champion(client: MlflowClient, model_name: str, alias: str = "champion") -> ChampionModel:
+def resolve_champion(
+    client: MlflowClient,
+    model_name: str,
+    alias: str = "champion",
+    *,
+    require_same_code: bool = False,
+    allow_unverified_code: bool = False,
+) -> ChampionModel:
     """Load `models:/<name>@<alias>` and the config logged with the run that trained it.
 
+    The version's recorded code version is verified (`verify_code_version`) *before* the model is
+    loaded: loading unpickles code, so an unverified version is refused without being loaded.
+
     Raises:
-        ConfigError: the model or alias does not exist, or its training run lacks a config.
+        ConfigError: the model or alias does not exist, its training run lacks a config, or its code
+            version cannot be verified (and `allow_unverified_code` is not set).
     """
     import mlflow.pyfunc
+
+    from veilflow.provenance import code_version
 
     version = tracking.get_alias_version(client, model_name, alias)
     if version is None:
         raise ConfigError(f"registered model '{model_name}' has no '{alias}' alias: train and promote a model first")
     mv = client.get_model_version(model_name, version)
+    recorded = mv.tags.get("veilflow.code_version", "unknown")
+    verdict = verify_code_version(
+        model_name, str(version), recorded, code_version()["commit"],
+        require_same=require_same_code, allow_unverified=allow_unverified_code,
+    )
+    log.info("code check for %s v%s: %s", model_name, version, verdict)
     with tracking.temp_dir() as tmp:
         try:
             path = tracking.download_artifact(client, mv.run_id, "config/pipeline.json", tmp)
@@ -54,9 +75,10 @@ def resolve_champion(client: MlflowClient, model_name: str, alias: str = "champi
         model_name=model_name,
         version=str(version),
         run_id=mv.run_id,
-        code_version=mv.tags.get("veilflow.code_version", "unknown"),
+        code_version=recorded,
         pipeline_config=config,
         pipeline=unwrap_pipeline(model),
+        code_check=verdict,
     )
 
 
@@ -70,21 +92,50 @@ def unwrap_pipeline(pyfunc_model: Any) -> Any:
     raise ConfigError("the registered model is not a veilflow pipeline (sklearn or veilflow PyTorch pyfunc)")
 
 
-def verify_code_version(champion: ChampionModel, current_commit: str, require_same: bool) -> str:
-    """Loading a model runs pickled code: check it came from a known commit of this code base.
+def verify_code_version(
+    model_name: str,
+    version: str,
+    recorded: str,
+    current_commit: str,
+    *,
+    require_same: bool = False,
+    allow_unverified: bool = False,
+    is_known: Callable[[str], bool] | None = None,
+) -> str:
+    """Loading a model runs pickled code: check the version was trained by a known commit of this code base.
 
-    Returns a one-line verdict; raises ConfigError when the version carries no code version, or when
-    `require_same` is set and it differs from the running code.
+    Known means the running commit or one of its ancestors (`git merge-base --is-ancestor`).
+
+    Args:
+        recorded: the version's `veilflow.code_version` tag ("unknown" when it has none).
+        current_commit: the running code's commit ("unknown" outside a git checkout).
+        require_same: refuse any commit other than the running one.
+        allow_unverified: the explicit override: accept (and say so) what would be refused.
+        is_known: commit -> known? (default: `veilflow.provenance.is_known_commit`).
+
+    Returns:
+        A one-line verdict for logs and tags.
+
+    Raises:
+        ConfigError: one line, when the version cannot be verified and no override is given.
     """
-    if champion.code_version in ("", "unknown"):
-        raise ConfigError(f"{champion.model_name} v{champion.version} records no code version: refusing to load untrusted code")
-    if champion.code_version != current_commit:
-        if require_same:
-            raise ConfigError(
-                f"{champion.model_name} v{champion.version} was trained by commit {champion.code_version[:12]}, running {current_commit[:12]}"
-            )
-        return f"trained by commit {champion.code_version[:12]}, running {current_commit[:12]} (allowed)"
-    return f"trained by the running commit {current_commit[:12]}"
+    if is_known is None:
+        from veilflow.provenance import is_known_commit as is_known
+    who = f"{model_name} v{version}"
+    override = "pass --allow-unverified-code (scoring.allow_unverified_code) to load it anyway"
+    if recorded in ("", "unknown"):
+        problem = f"{who} records no code version"
+    elif recorded == current_commit:
+        return f"trained by the running commit {current_commit[:12]}"
+    elif require_same:
+        problem = f"{who} was trained by commit {recorded[:12]}, running {current_commit[:12]} (require_same_code)"
+    elif is_known(recorded):
+        return f"trained by commit {recorded[:12]}, an ancestor of the running {current_commit[:12]} (allowed)"
+    else:
+        problem = f"{who} was trained by commit {recorded[:12]}, which is not in this repository's history (running {current_commit[:12]})"
+    if allow_unverified:
+        return f"UNVERIFIED: {problem}; loaded by explicit override"
+    raise ConfigError(f"{problem}: refusing to load its pickled code; {override}")
 
 
 def score_frame(champion: ChampionModel, frame: pd.DataFrame, top_k: int = 3) -> pd.DataFrame:

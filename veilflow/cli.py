@@ -88,6 +88,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     from flows.scoring import ScoringConfig, scoring
 
     kwargs = {"model_name": args.model, "input_path": args.input}
+    kwargs.update(require_same_code=args.require_same_code, allow_unverified_code=args.allow_unverified_code)
     if args.output:
         kwargs["output_path"] = args.output
     state = scoring(ScoringConfig(**kwargs), return_state=True)
@@ -182,6 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", type=Path, required=True, help="raw batch, CSV or Parquet")
     p.add_argument("--output", type=Path, default=None, help="predictions Parquet (default data/scored/predictions.parquet)")
     p.add_argument("--model", default=default_model)
+    p.add_argument("--require-same-code", action="store_true", help="refuse a champion trained by any other commit")
+    p.add_argument(
+        "--allow-unverified-code", action="store_true",
+        help="override: load a champion whose recorded code version is missing or not in this repository's history (its pickled code runs)",
+    )
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("monitor", help="compare a batch with the champion's training profile", description="Drift of a batch (a file, or a generated one with --drift) against the champion's training profile; above the PSI threshold it starts the training/nightly deployment.")

@@ -41,3 +41,14 @@ def source_digest(root: Path = PROJECT_ROOT) -> str:
             digest.update(str(path.relative_to(root)).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def is_known_commit(commit: str, root: Path = PROJECT_ROOT) -> bool:
+    """True when `commit` is the running HEAD or one of its ancestors in this repository (git), never raising."""
+    if not commit or commit == "unknown" or not all(c in "0123456789abcdef" for c in commit.lower()):
+        return False
+    try:
+        out = subprocess.run(["git", "merge-base", "--is-ancestor", commit, "HEAD"], cwd=root, capture_output=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0
