@@ -11,10 +11,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -25,9 +21,10 @@ import pytest
 from veilflow.config import PROJECT_ROOT
 from veilflow.runtime import _OFFLINE_DEFAULTS
 
+from _servers import BIN, Processes, _free_port, _get, _wait_http  # tests/integration/_servers.py
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-BIN = Path(sys.executable).parent
 MODEL = "it-customers"
 SCREENSHOTS = PROJECT_ROOT / "test-artifacts" / "integration"
 # Small enough for ~30 s in the worker; same shape as deploy/prefect.yaml's nightly config.
@@ -39,76 +36,6 @@ SMALL_CONFIG = {
     "gates": {"floors": {"roc_auc": 0.6}},
     "registry": {"model_name": MODEL, "experiment": MODEL},
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _get(url: str, timeout: float = 5.0) -> bytes:
-    with urllib.request.urlopen(url, timeout=timeout) as r:  # loopback only
-        return r.read()
-
-
-def _wait_http(url: str, deadline_s: float, proc: subprocess.Popen, what: str) -> None:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            log = Path(getattr(proc, "log_path", "/nonexistent"))
-            tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:]) if log.exists() else ""
-            raise AssertionError(f"{what} exited with {proc.returncode} before it was healthy:\n{tail}")
-        try:
-            _get(url, timeout=2)
-            return
-        except Exception:
-            time.sleep(0.5)
-    raise AssertionError(f"{what} not healthy within {deadline_s:.0f}s: {url}")
-
-
-class Processes:
-    """Background processes, each in its own session so teardown can stop the whole group."""
-
-    def __init__(self, log_dir: Path, env: dict[str, str]):
-        self.log_dir, self.env, self.procs = log_dir, env, []
-
-    def start(self, name: str, args: list[str], cwd: Path = PROJECT_ROOT) -> subprocess.Popen:
-        log = open(self.log_dir / f"{name}.log", "wb")
-        proc = subprocess.Popen(args, cwd=cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        proc.log_path = self.log_dir / f"{name}.log"  # type: ignore[attr-defined]
-        self.procs.append((name, proc, log))
-        return proc
-
-    def run(self, args: list[str], timeout: float = 120) -> str:
-        out = subprocess.run(args, cwd=PROJECT_ROOT, env=self.env, capture_output=True, text=True, timeout=timeout)
-        assert out.returncode == 0, f"{' '.join(args[:3])} failed ({out.returncode}): {out.stdout[-2000:]} {out.stderr[-2000:]}"
-        return out.stdout + out.stderr
-
-    def tail(self, name: str, n: int = 40) -> str:
-        path = self.log_dir / f"{name}.log"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-n:]) if path.exists() else ""
-
-    def stop_all(self) -> None:
-        # SIGINT first (a Prefect worker ignores SIGTERM for a while), then SIGKILL the group.
-        for _, proc, _ in reversed(self.procs):
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGINT)
-                except ProcessLookupError:
-                    pass
-        end = time.monotonic() + 10
-        for name, proc, log in reversed(self.procs):
-            try:
-                proc.wait(timeout=max(0.1, end - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)  # also reaps children left in the group (mlflow workers)
-            except ProcessLookupError:
-                pass
-            proc.wait(timeout=10)
-            log.close()
 
 
 def _chromium() -> str:
