@@ -7,7 +7,6 @@ import tempfile
 from pathlib import Path
 
 from prefect import flow, get_run_logger
-from prefect.runtime import flow_run
 from pydantic import BaseModel, ConfigDict, Field
 
 from flows._publish import publish
@@ -16,6 +15,7 @@ from tasks import tracking
 from tasks.anonymization import build_analyzer
 from tasks.data import fingerprint_frame
 from tasks.reporting import mlflow_run_url
+from tasks.scoring import start_champion_run
 from tasks.validation import build_gx_context
 from veilflow.secrets import resolve_key
 
@@ -82,19 +82,7 @@ def monitoring(config: MonitoringConfig = MonitoringConfig()) -> MonitoringResul
     pipe = champion.pipeline_config
     ds = pipe.dataset
 
-    experiment_id = tracking.ensure_experiment(client, config.experiment, os.environ.get("VEILFLOW_ARTIFACT_ROOT"))
-    run_id = tracking.start_run(
-        client,
-        experiment_id,
-        run_name=f"monitoring-{flow_run.name or 'local'}",
-        tags={
-            "veilflow.flow": "monitoring",
-            "veilflow.prefect_flow_run_id": str(flow_run.id or ""),
-            "veilflow.model_name": champion.model_name,
-            "veilflow.model_version": champion.version,
-            "veilflow.model_run_id": champion.run_id,
-        },
-    )
+    experiment_id, run_id = start_champion_run(client, config.experiment, "monitoring", champion)
     try:
         key = resolve_key(pipe.privacy.key_env, pipe.privacy.key_block) if ds.pii_policy else None
         if config.input_path is not None:

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 from prefect import flow, get_run_logger
-from prefect.runtime import flow_run
 from pydantic import BaseModel, ConfigDict, Field
 
 from flows._publish import publish
@@ -15,7 +14,7 @@ from tasks import tracking
 from tasks.anonymization import build_analyzer
 from tasks.data import fingerprint_frame
 from tasks.reporting import mlflow_run_url, scoring_summary
-from tasks.scoring import quarantine_batch, resolve_champion, write_parquet_atomically
+from tasks.scoring import quarantine_batch, resolve_champion, start_champion_run, write_parquet_atomically
 from tasks.validation import build_gx_context
 from veilflow.config import resolve_path
 from veilflow.errors import DataValidationError
@@ -69,20 +68,7 @@ def scoring(config: ScoringConfig) -> ScoringResult:
     pipe = champion.pipeline_config
     ds = pipe.dataset
 
-    experiment_id = tracking.ensure_experiment(client, config.experiment, os.environ.get("VEILFLOW_ARTIFACT_ROOT"))
-    run_id = tracking.start_run(
-        client,
-        experiment_id,
-        run_name=f"scoring-{flow_run.name or 'local'}",
-        tags={
-            "veilflow.flow": "scoring",
-            "veilflow.prefect_flow_run_id": str(flow_run.id or ""),
-            "veilflow.model_name": champion.model_name,
-            "veilflow.model_version": champion.version,
-            "veilflow.model_run_id": champion.run_id,
-            "veilflow.code_check": verdict,
-        },
-    )
+    experiment_id, run_id = start_champion_run(client, config.experiment, "scoring", champion, {"veilflow.code_check": verdict})
     try:
         key = resolve_key(pipe.privacy.key_env, pipe.privacy.key_block) if ds.pii_policy else None
         raw = t.load_batch(config.input_path, max_bytes=ds.max_bytes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -252,3 +253,27 @@ def quarantine_batch(anonymized: pd.DataFrame, report: Any) -> tuple[pd.DataFram
     positions = {idx: pos for pos, idx in enumerate(anonymized.index)}
     quarantined = quarantined.assign(source_row=[positions[i] for i in quarantined.index])
     return clean, quarantined.reset_index(drop=True)
+
+
+def start_champion_run(client, experiment: str, flow_name: str, champion, extra_tags: dict | None = None) -> tuple[str, str]:
+    """Open the MLflow run of a flow that uses a registered version (scoring, monitoring), linked to it.
+
+    Returns (experiment_id, run_id).
+    """
+    from prefect.runtime import flow_run
+
+    experiment_id = tracking.ensure_experiment(client, experiment, os.environ.get("VEILFLOW_ARTIFACT_ROOT"))
+    run_id = tracking.start_run(
+        client,
+        experiment_id,
+        run_name=f"{flow_name}-{flow_run.name or 'local'}",
+        tags={
+            "veilflow.flow": flow_name,
+            "veilflow.prefect_flow_run_id": str(flow_run.id or ""),
+            "veilflow.model_name": champion.model_name,
+            "veilflow.model_version": champion.version,
+            "veilflow.model_run_id": champion.run_id,
+            **(extra_tags or {}),
+        },
+    )
+    return experiment_id, run_id
