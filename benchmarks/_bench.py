@@ -54,3 +54,49 @@ def md_table(rows: list[dict], columns: list[str]) -> str:
     for r in rows:
         out.append("| " + " | ".join(str(r.get(c, "")) for c in columns) + " |")
     return "\n".join(out)
+
+
+class TreeMemory:
+    """Peak summed resident memory of this process and all its descendants, sampled every `interval` s.
+
+    `ru_maxrss` sees one process at a time; with Dask or Ray workers, forked analyzer pools or the
+    ephemeral Prefect server the footprint is their sum, so it is sampled (psutil, a dependency of
+    dask.distributed and Prefect's server)."""
+
+    def __init__(self, interval: float = 0.5) -> None:
+        import threading
+
+        self.interval = interval
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tree-memory", daemon=True)
+
+    def _sample(self) -> int:
+        import psutil
+
+        me = psutil.Process()
+        total = 0
+        for proc in [me, *me.children(recursive=True)]:
+            try:
+                total += proc.memory_info().rss
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_bytes = max(self.peak_bytes, self._sample())
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_bytes = max(self.peak_bytes, self._sample())
+
+    @property
+    def peak_gb(self) -> float:
+        return self.peak_bytes / 1024**3

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import secrets
 import time
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
 
 from tasks import prefect_tasks as t
-from tasks.partitions import MergedPartitions, merge_partitions, plan_partitions
-from veilflow.config import ExecutionConfig, PipelineConfig
+from tasks.partitions import MergedPartitions, MergedScoring, merge_partitions, merge_scored, plan_file_partitions, plan_partitions
+from veilflow.config import ExecutionConfig, PipelineConfig, resolve_path
 from veilflow.errors import ConfigError
 from veilflow.secrets import resolve_key
 
@@ -70,4 +71,56 @@ def run_partitioned(config: PipelineConfig, suppression_path: str | None = None)
     """Run `prepare_partitions` on the configured runner; returns the merged result and its wall seconds."""
     started = time.perf_counter()
     merged = prepare_partitions.with_options(task_runner=build_task_runner(config.execution))(config, suppression_path)
+    return merged, time.perf_counter() - started
+
+
+@flow(name="score-partitions", persist_result=False, log_prints=False)
+def score_partitions(
+    input_path: str,
+    model_name: str,
+    version: str,
+    top_k: int,
+    execution: ExecutionConfig,
+    require_same_code: bool = False,
+    allow_unverified_code: bool = False,
+) -> MergedScoring:
+    """Read, validate, anonymize and score every partition of a batch (mapped tasks), then merge in order.
+
+    Parameters are names only (a path, a model version, the runner's config): the subflow loads the
+    version itself (verified again, before loading) and each task reads its own partition, so neither
+    a fitted model nor a raw row is a flow parameter recorded by Prefect.
+    """
+    from tasks import tracking
+    from tasks.scoring import load_champion_version
+
+    logger = get_run_logger()
+    champion = load_champion_version(
+        tracking.make_client(), model_name, version, require_same_code=require_same_code, allow_unverified_code=allow_unverified_code
+    )
+    pipe = champion.pipeline_config
+    if execution.partition_rows is None:
+        raise ConfigError("execution.partition_rows is null: partitioning is off")
+    specs = plan_file_partitions(resolve_path(input_path, Path.cwd()), execution.partition_rows, pipe.dataset.max_bytes)
+    key = resolve_key(pipe.privacy.key_env, pipe.privacy.key_block) if pipe.dataset.pii_policy else None
+    salt = secrets.token_hex(8)
+    futures = [
+        t.score_partition.with_options(task_run_name=f"score-partition-{s.index}").submit(s, champion, key, salt, top_k) for s in specs
+    ]
+    merged = merge_scored([f.result() for f in futures], specs, champion)
+    logger.info(
+        "%d batch partition(s) on %s: %d rows, %d scored before cross-partition checks",
+        merged.partitions, execution.runner, len(merged.anonymized), len(merged.predictions),
+    )
+    return merged
+
+
+def run_partitioned_scoring(
+    input_path: Path, champion: Any, execution: ExecutionConfig, top_k: int, *, require_same_code: bool = False, allow_unverified_code: bool = False
+) -> tuple[MergedScoring, float]:
+    """Run `score_partitions` for `champion`'s version on the configured runner; returns the merged result and its wall seconds."""
+    started = time.perf_counter()
+    merged = score_partitions.with_options(task_runner=build_task_runner(execution))(
+        str(input_path), champion.model_name, champion.version, top_k, execution,
+        require_same_code=require_same_code, allow_unverified_code=allow_unverified_code,
+    )
     return merged, time.perf_counter() - started

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pandas as pd
+
 from prefect import flow, get_run_logger
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,7 +18,7 @@ from tasks.data import fingerprint_frame
 from tasks.reporting import mlflow_run_url, scoring_summary
 from tasks.scoring import quarantine_batch, resolve_champion, start_champion_run, write_parquet_atomically
 from tasks.validation import build_gx_context
-from veilflow.config import resolve_path
+from veilflow.config import ExecutionConfig, resolve_path
 from veilflow.errors import DataValidationError
 from veilflow.secrets import resolve_key
 
@@ -38,6 +40,10 @@ class ScoringConfig(BaseModel):
         default=False,
         description="override: load a champion whose recorded code version is missing or not in this repository's history",
     )
+    execution: ExecutionConfig = Field(
+        default=ExecutionConfig(),
+        description="with partition_rows set, each partition is read, validated, anonymized and scored by its own task on the runner",
+    )
 
 
 class ScoringResult(BaseModel):
@@ -49,6 +55,30 @@ class ScoringResult(BaseModel):
     rows_quarantined: int
     output_path: str
     quarantine_path: str | None
+
+
+def _score_partitioned(config: ScoringConfig, champion, client, run_id: str):
+    """The partitioned path: `score-partitions` subflow on the configured runner, then the merged
+    report's critical check. Returns (anonymized batch, merged report, audit dict, predictions indexed
+    by batch position)."""
+    from flows.partitioned import run_partitioned_scoring
+
+    merged, wall = run_partitioned_scoring(
+        config.input_path, champion, config.execution, config.reason_codes,
+        require_same_code=config.require_same_code, allow_unverified_code=config.allow_unverified_code,
+    )
+    tracking.set_tags(
+        client, run_id,
+        {"veilflow.data_fingerprint": merged.fingerprint, "veilflow.execution.runner": config.execution.runner,
+         "veilflow.execution.partitions": str(merged.partitions)},
+    )
+    tracking.log_metrics(
+        client, run_id,
+        {"partitions.count": merged.partitions, "partitions.wall_seconds": wall, **{f"partitions.{k}.seconds": v for k, v in merged.seconds.items()}},
+    )
+    merged.validation.raise_if_critical("batch")
+    predictions = merged.predictions.set_axis(pd.Index(merged.positions)) if len(merged.predictions) else merged.predictions
+    return merged.anonymized, merged.validation, merged.audit, predictions
 
 
 @flow(
@@ -70,24 +100,33 @@ def scoring(config: ScoringConfig) -> ScoringResult:
 
     experiment_id, run_id = start_champion_run(client, config.experiment, "scoring", champion, {"veilflow.code_check": verdict})
     try:
-        key = resolve_key(pipe.privacy.key_env, pipe.privacy.key_block) if ds.pii_policy else None
-        raw = t.load_batch(config.input_path, max_bytes=ds.max_bytes)
-        tracking.set_tags(client, run_id, {"veilflow.data_fingerprint": fingerprint_frame(raw)})
-        report = t.validate_batch(raw, ds.raw_suite, build_gx_context(), label=ds.label)
-        summary = report.to_summary_dict()
-        tracking.log_dict(client, run_id, summary, "validation/batch.json")
-        analyzer = build_analyzer(pipe.privacy.nlp_model) if ds.pii_policy else None
-        anonymized, audit = t.anonymize_batch(raw, pipe, analyzer, key)
-        del raw  # raw rows end here; quarantined rows are written anonymized
-        tracking.log_dict(client, run_id, audit, "pii/audit.json")
-        clean, quarantined = quarantine_batch(anonymized, report)
         out_path = resolve_path(config.output_path, Path.cwd())
         q_path = resolve_path(config.quarantine_path, Path.cwd()) if config.quarantine_path else out_path.with_suffix(".quarantine.parquet")
+        if config.execution.partition_rows is not None:
+            anonymized, report, audit, predictions = _score_partitioned(config, champion, client, run_id)
+            summary = report.to_summary_dict()
+        else:
+            key = resolve_key(pipe.privacy.key_env, pipe.privacy.key_block) if ds.pii_policy else None
+            raw = t.load_batch(config.input_path, max_bytes=ds.max_bytes)
+            tracking.set_tags(client, run_id, {"veilflow.data_fingerprint": fingerprint_frame(raw)})
+            report = t.validate_batch(raw, ds.raw_suite, build_gx_context(), label=ds.label)
+            summary = report.to_summary_dict()
+            analyzer = build_analyzer(pipe.privacy.nlp_model) if ds.pii_policy else None
+            anonymized, audit = t.anonymize_batch(raw, pipe, analyzer, key)
+            del raw  # raw rows end here; quarantined rows are written anonymized
+            predictions = None
+        tracking.log_dict(client, run_id, summary, "validation/batch.json")
+        tracking.log_dict(client, run_id, audit, "pii/audit.json")
+        clean, quarantined = quarantine_batch(anonymized, report)
         if len(quarantined):
             write_parquet_atomically(quarantined, q_path)
         if len(clean) == 0:
             raise DataValidationError(f"every row of the batch was quarantined ({len(quarantined)} rows); see {q_path.name}")
-        predictions = t.score_batch(champion, clean, top_k=config.reason_codes)
+        if predictions is None:
+            predictions = t.score_batch(champion, clean, top_k=config.reason_codes)
+        else:
+            # Scored per partition; rows quarantined only by cross-partition checks (duplicates) are dropped.
+            predictions = predictions.loc[clean.index].reset_index(drop=True)
         write_parquet_atomically(predictions, out_path)
         counts = {
             "rows_in": len(anonymized),

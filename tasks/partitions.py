@@ -79,11 +79,23 @@ def plan_partitions(config: PipelineConfig) -> list[PartitionSpec]:
         return [PartitionSpec(index=0, start=0, rows=-1, kind="whole")]
     path = resolve_path(ds.path, Path.cwd()) if ds.path else None
     assert path is not None  # guaranteed by DatasetConfig validation
+    return plan_file_partitions(path, size, ds.max_bytes)
+
+
+def plan_file_partitions(path: Path, size: int, max_bytes: int) -> list[PartitionSpec]:
+    """Partitions of a file or folder input: consecutive Parquet row groups up to `size` rows (per
+    shard for a folder of shards); a CSV file cannot be read in parts and forms one partition.
+
+    Raises:
+        DataLoadError: a missing or empty input, an unreadable Parquet file, or over `max_bytes`.
+    """
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in _PARQUET_SUFFIXES and p.is_file())
         if not files:
             raise DataLoadError(f"input folder holds no Parquet shards: {path}")
     elif path.suffix.lower() in _PARQUET_SUFFIXES:
+        if not path.exists():
+            raise DataLoadError(f"input file not found: {path}")
         files = [path]
     else:
         if not path.exists():
@@ -92,8 +104,8 @@ def plan_partitions(config: PipelineConfig) -> list[PartitionSpec]:
     import pyarrow.parquet as pq
 
     total_bytes = sum(f.stat().st_size for f in files)
-    if total_bytes > ds.max_bytes:
-        raise DataLoadError(f"input is {total_bytes} bytes, over the {ds.max_bytes}-byte limit: {path}")
+    if total_bytes > max_bytes:
+        raise DataLoadError(f"input is {total_bytes} bytes, over the {max_bytes}-byte limit: {path}")
     specs: list[PartitionSpec] = []
     start = 0
     for f in files:
@@ -115,6 +127,22 @@ def plan_partitions(config: PipelineConfig) -> list[PartitionSpec]:
     return specs
 
 
+def read_file_partition(spec: PartitionSpec, max_bytes: int) -> pd.DataFrame:
+    """Read one partition of a file input (Parquet row groups, or the whole CSV/Parquet file); the
+    index holds the rows' positions in the whole input."""
+    if spec.kind == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            frame = pq.ParquetFile(spec.path).read_row_groups(list(spec.row_groups)).to_pandas()
+        except Exception as exc:
+            raise DataLoadError(f"partition {spec.index} could not be read ({type(exc).__name__}): {Path(str(spec.path)).name}") from None
+    else:
+        frame = load_frame(str(spec.path), max_bytes=max_bytes)
+    frame.index = pd.RangeIndex(spec.start, spec.start + len(frame))
+    return frame
+
+
 def read_partition(spec: PartitionSpec, config: PipelineConfig) -> pd.DataFrame:
     """Read (or generate) one partition's raw rows; the index holds their positions in the whole input."""
     ds = config.dataset
@@ -124,17 +152,10 @@ def read_partition(spec: PartitionSpec, config: PipelineConfig) -> pd.DataFrame:
         frame = generate_customers(
             spec.rows, seed=config.seed, defect_rate=ds.defect_rate, stream=spec.index or None, id_offset=spec.start
         )
-    elif spec.kind == "parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            frame = pq.ParquetFile(spec.path).read_row_groups(list(spec.row_groups)).to_pandas()
-        except Exception as exc:
-            raise DataLoadError(f"partition {spec.index} could not be read ({type(exc).__name__}): {Path(str(spec.path)).name}") from None
     elif ds.source == "breast_cancer":
         frame = load_breast_cancer_frame()
     else:
-        frame = load_frame(str(spec.path), max_bytes=ds.max_bytes)
+        return read_file_partition(spec, ds.max_bytes)
     frame.index = pd.RangeIndex(spec.start, spec.start + len(frame))
     return frame
 
@@ -271,11 +292,9 @@ def process_partition(
 _LOCAL = threading.local()
 
 
-def process_partition_here(
-    spec: PartitionSpec, config: PipelineConfig, key: bytes | None, salt: str, suppression_path: str | None = None
-) -> PartitionOutput:
-    """`process_partition` with engines built once per worker thread (a GX context and an analyzer
-    cannot be shipped to a Dask or Ray worker, and neither is shared between threads)."""
+def _thread_engines(nlp_model: str | None) -> tuple[Any, Any]:
+    """(GX context, analyzer or None) built once per worker thread: neither can be shipped to a Dask
+    or Ray worker, and neither is shared between threads."""
     from tasks.validation import build_gx_context
 
     engines: dict[str, Any] = getattr(_LOCAL, "engines", None) or {}
@@ -283,14 +302,167 @@ def process_partition_here(
     if "gx" not in engines:
         engines["gx"] = build_gx_context()
     analyzer = None
-    if config.dataset.pii_policy is not None:
+    if nlp_model is not None:
         from tasks.anonymization import build_analyzer
 
-        name = f"analyzer:{config.privacy.nlp_model}"
+        name = f"analyzer:{nlp_model}"
         if name not in engines:
-            engines[name] = build_analyzer(config.privacy.nlp_model)
+            engines[name] = build_analyzer(nlp_model)
         analyzer = engines[name]
-    return process_partition(spec, config, key, salt, engines["gx"], analyzer, suppression_path)
+    return engines["gx"], analyzer
+
+
+def process_partition_here(
+    spec: PartitionSpec, config: PipelineConfig, key: bytes | None, salt: str, suppression_path: str | None = None
+) -> PartitionOutput:
+    """`process_partition` with the worker thread's own engines (`_thread_engines`)."""
+    gx, analyzer = _thread_engines(config.privacy.nlp_model if config.dataset.pii_policy is not None else None)
+    return process_partition(spec, config, key, salt, gx, analyzer, suppression_path)
+
+
+# --------------------------------------------------------------------------- batch scoring
+
+
+@dataclass
+class ScoredPartition:
+    """What a scoring worker hands back: the anonymized partition, its predictions and counts (no raw rows)."""
+
+    index: int
+    rows: int
+    header: str
+    columns: list[str]
+    row_hashes: np.ndarray = field(repr=False)
+    validation: Any = field(repr=False)  # ValidationReport of the batch suite on this partition (never raised here)
+    unique_hashes: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+    anonymized: pd.DataFrame | None = field(default=None, repr=False)  # index: positions in the whole batch
+    predictions: pd.DataFrame | None = field(default=None, repr=False)  # the partition's locally clean rows
+    positions: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64), repr=False)  # of `predictions`' rows
+    audit: Any = None  # PiiAudit, or None without a policy
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def score_partition(
+    spec: PartitionSpec,
+    champion: Any,
+    key: bytes | None,
+    salt: str,
+    top_k: int,
+    gx_context: Any,
+    analyzer: Any,
+) -> ScoredPartition:
+    """Read one partition of a batch, validate it (batch suite), anonymize it and score its clean rows.
+
+    Nothing raises on a failed expectation: the merged report decides in the flow, and rows that fail
+    only across partitions (duplicates) are dropped from the predictions there.
+
+    Args:
+        spec: from `plan_file_partitions` on the batch.
+        champion: a `tasks.scoring.ChampionModel` (its fitted pipeline and training config).
+        key: the pseudonymization key the champion was trained under (None without a policy).
+        salt: keys the uniqueness hashes of this run.
+        top_k: reason codes per row.
+    """
+    from tasks.scoring import load_batch_suite, score_frame
+    from tasks.validation import quarantine_rows, validate_frame
+
+    pipe = champion.pipeline_config
+    ds = pipe.dataset
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    raw = read_file_partition(spec, ds.max_bytes)
+    timings["read"] = time.perf_counter() - started
+    row_hashes = pd.util.hash_pandas_object(raw, index=False).to_numpy()
+
+    started = time.perf_counter()
+    suite = load_batch_suite(ds.raw_suite, ds.label, raw.columns)
+    local = raw.reset_index(drop=True)
+    report = validate_frame(local, suite, gx_context, id_column=None)
+    unique = {
+        s.key: _keyed_hashes(local[s.column], salt)
+        for s in suite.specs
+        if s.type == "expect_column_values_to_be_unique" and s.column in local.columns
+    }
+    timings["validate"] = time.perf_counter() - started
+
+    audit = None
+    if ds.pii_policy is not None:
+        from tasks.anonymization import anonymize_frame, load_policy, validate_policy_against
+
+        policy = load_policy(resolve_path(ds.pii_policy))
+        validate_policy_against(policy, list(raw.columns))
+        started = time.perf_counter()
+        anonymized, audit = anonymize_frame(raw, policy, analyzer, key, batch_size=pipe.privacy.batch_size)
+        anonymized.index = raw.index
+        timings["anonymize"] = time.perf_counter() - started
+    else:
+        anonymized = raw.copy()
+    header, columns = _header(raw), [str(c) for c in raw.columns]
+    del raw, local
+
+    started = time.perf_counter()
+    predictions, positions = None, np.empty(0, dtype=np.int64)
+    if set(ds.feature_columns) <= set(anonymized.columns):  # else the merged report fails the batch
+        clean, _ = quarantine_rows(anonymized.reset_index(drop=True), report)
+        positions = clean.index.to_numpy(dtype=np.int64) + spec.start
+        if len(clean):
+            predictions = score_frame(champion, clean, top_k=top_k)
+    timings["score"] = time.perf_counter() - started
+    return ScoredPartition(
+        index=spec.index, rows=len(anonymized), header=header, columns=columns, row_hashes=row_hashes, validation=report,
+        unique_hashes=unique, anonymized=anonymized, predictions=predictions, positions=positions, audit=audit,
+        seconds=timings,
+    )
+
+
+def score_partition_here(spec: PartitionSpec, champion: Any, key: bytes | None, salt: str, top_k: int) -> ScoredPartition:
+    """`score_partition` with the worker thread's own engines (`_thread_engines`)."""
+    pipe = champion.pipeline_config
+    gx, analyzer = _thread_engines(pipe.privacy.nlp_model if pipe.dataset.pii_policy is not None else None)
+    return score_partition(spec, champion, key, salt, top_k, gx, analyzer)
+
+
+@dataclass
+class MergedScoring:
+    """The whole batch after per-partition scoring: anonymized rows, the merged report, predictions by position."""
+
+    anonymized: pd.DataFrame = field(repr=False)
+    validation: Any = field(repr=False)
+    predictions: pd.DataFrame = field(repr=False)
+    positions: np.ndarray = field(repr=False)
+    audit: dict[str, Any]
+    fingerprint: str
+    partitions: int
+    seconds: dict[str, float]
+
+
+def merge_scored(outputs: list[ScoredPartition], specs: list[PartitionSpec], champion: Any) -> MergedScoring:
+    """Concatenate the partitions in order; merge their validation (uniqueness across partitions) and audits.
+
+    Raises:
+        DataLoadError: a partition is missing, or partitions disagree on columns or dtypes.
+    """
+    from tasks.scoring import load_batch_suite
+
+    outputs = sorted(outputs, key=lambda o: o.index)
+    if [o.index for o in outputs] != [s.index for s in specs]:
+        raise DataLoadError(f"expected {len(specs)} partition results, got {len(outputs)}")
+    fingerprint = combine_fingerprint(outputs)  # type: ignore[arg-type]  # same fields as PartitionOutput
+    ds = champion.pipeline_config.dataset
+    starts = [s.start for s in specs]
+    suite = load_batch_suite(ds.raw_suite, ds.label, outputs[0].columns)
+    validation = merge_validation([o.validation for o in outputs], starts, suite, [o.unique_hashes for o in outputs])
+    anonymized = pd.concat([o.anonymized for o in outputs])
+    scored = [o.predictions for o in outputs if o.predictions is not None]
+    predictions = pd.concat(scored, ignore_index=True) if scored else pd.DataFrame()
+    positions = np.concatenate([o.positions for o in outputs])
+    if ds.pii_policy is not None:
+        audit = merge_audits([o.audit for o in outputs]).model_dump(mode="json")
+    else:
+        audit = {"policy": None, "rows": len(anonymized), "columns": {}, "total_found": 0}
+    return MergedScoring(
+        anonymized=anonymized, validation=validation, predictions=predictions, positions=positions, audit=audit,
+        fingerprint=fingerprint, partitions=len(outputs), seconds=_sum_floats([o.seconds for o in outputs]),
+    )
 
 
 # --------------------------------------------------------------------------- merging

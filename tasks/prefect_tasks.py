@@ -37,6 +37,12 @@ process_partition = task(
     tags=["raw-pii"],
     **_RAW,
 )(partitions.process_partition_here)
+score_partition = task(
+    name="score-partition",
+    description="Read one partition of a batch from its source, validate, anonymize and score its clean rows; returns anonymized rows, predictions and counts.",
+    tags=["raw-pii"],
+    **_RAW,
+)(partitions.score_partition_here)
 validate_anonymized = task(
     name="validate-anonymized", description="Great Expectations suite on the anonymized data.", **_MEM
 )(steps.run_validation)

@@ -51,13 +51,31 @@ def resolve_champion(
         ConfigError: the model or alias does not exist, its training run lacks a config, or its code
             version cannot be verified (and `allow_unverified_code` is not set).
     """
+    version = tracking.get_alias_version(client, model_name, alias)
+    if version is None:
+        raise ConfigError(f"registered model '{model_name}' has no '{alias}' alias: train and promote a model first")
+    return load_champion_version(
+        client, model_name, str(version), require_same_code=require_same_code, allow_unverified_code=allow_unverified_code
+    )
+
+
+def load_champion_version(
+    client: MlflowClient,
+    model_name: str,
+    version: str,
+    *,
+    require_same_code: bool = False,
+    allow_unverified_code: bool = False,
+) -> ChampionModel:
+    """Load one registered version (verified first, as in `resolve_champion`) and its training config.
+
+    Raises:
+        ConfigError: as `resolve_champion`.
+    """
     import mlflow.pyfunc
 
     from veilflow.provenance import code_version
 
-    version = tracking.get_alias_version(client, model_name, alias)
-    if version is None:
-        raise ConfigError(f"registered model '{model_name}' has no '{alias}' alias: train and promote a model first")
     mv = client.get_model_version(model_name, version)
     recorded = mv.tags.get("veilflow.code_version", "unknown")
     verdict = verify_code_version(
@@ -202,6 +220,20 @@ def suite_without_column(suite_path: Path, column: str, out_dir: Path) -> Path:
     return out
 
 
+def load_batch_suite(suite_path: Path, label: str | None, columns: Any) -> Any:
+    """The training run's raw suite for a batch with these columns: minus the label's expectations
+    when the batch has no label column (the usual case when scoring), else the whole suite."""
+    import tempfile
+
+    from tasks.validation import load_suite
+
+    path = resolve_path(suite_path)
+    with tempfile.TemporaryDirectory(prefix="veilflow-suite-") as tmp:
+        if label and label not in columns:
+            path = suite_without_column(path, label, Path(tmp))
+        return load_suite(path)
+
+
 def validate_batch(frame: pd.DataFrame, suite_path: Path, context: Any, label: str | None = None) -> Any:
     """Validate a raw batch with the training run's raw suite; the report keeps failing rows for quarantine.
 
@@ -212,15 +244,9 @@ def validate_batch(frame: pd.DataFrame, suite_path: Path, context: Any, label: s
         DataValidationError: a critical expectation failed (missing columns, a broken column): the batch
             as a whole is unusable, so nothing is scored.
     """
-    import tempfile
+    from tasks.validation import validate_frame
 
-    from tasks.validation import load_suite, validate_frame
-
-    path = resolve_path(suite_path)
-    with tempfile.TemporaryDirectory(prefix="veilflow-suite-") as tmp:
-        if label and label not in frame.columns:
-            path = suite_without_column(path, label, Path(tmp))
-        suite = load_suite(path)
+    suite = load_batch_suite(suite_path, label, frame.columns)
     report = validate_frame(frame, suite, context, id_column=None)
     log.info("batch validation: %d expectations, %d rows flagged", report.evaluated, report.rows_flagged)
     report.raise_if_critical("batch")

@@ -141,6 +141,61 @@ def test_scoring_when_column_missing_then_fails_with_one_line_and_nothing_writte
     assert not out.exists()
 
 
+def _score_with(path: Path, out: Path, execution):
+    from flows.scoring import ScoringConfig, scoring
+
+    return scoring(ScoringConfig(model_name=MODEL, input_path=path, output_path=out, execution=execution), return_state=True)
+
+
+def test_scoring_when_partitioned_on_threads_and_dask_then_identical_to_whole_batch(champion, tmp_path):
+    pytest.importorskip("prefect_dask")
+    from veilflow.config import ExecutionConfig
+
+    batch = generate_customers(400, seed=31, defect_rate=0.05).drop(columns=["churned"])
+    path = tmp_path / "batch.parquet"
+    batch.to_parquet(path, index=False, row_group_size=100)  # 4 row groups -> 4 partitions of 100
+    runs = {
+        "whole": ExecutionConfig(),
+        "thread": ExecutionConfig(partition_rows=100),
+        "dask": ExecutionConfig(runner="dask", workers=2, partition_rows=100),
+    }
+    outputs = {}
+    for name, execution in runs.items():
+        out = tmp_path / name / "predictions.parquet"
+        state = _score_with(path, out, execution)
+        assert state.is_completed(), f"{name}: {state.message}"
+        outputs[name] = (state.result(), pd.read_parquet(out), pd.read_parquet(out.with_suffix(".quarantine.parquet")))
+
+    whole, whole_preds, whole_quarantine = outputs["whole"]
+    assert whole.rows_quarantined > 0 and whole.rows_scored + whole.rows_quarantined == 400
+    client = MlflowClient(champion["uri"])
+    for name in ("thread", "dask"):
+        result, preds, quarantine = outputs[name]
+        # Row for row: the same predictions, reason codes and quarantined rows with the same reasons.
+        pd.testing.assert_frame_equal(preds, whole_preds, obj=f"{name} predictions")
+        pd.testing.assert_frame_equal(quarantine, whole_quarantine, obj=f"{name} quarantine")
+        tags = client.get_run(result.run_id).data.tags
+        assert tags["veilflow.execution.runner"] == name and tags["veilflow.execution.partitions"] == "4"
+        # The whole batch's fingerprint, combined from the partitions' row hashes.
+        assert tags["veilflow.data_fingerprint"] == client.get_run(whole.run_id).data.tags["veilflow.data_fingerprint"]
+        assert client.get_run(result.run_id).data.metrics["partitions.count"] == 4
+
+
+def test_scoring_when_id_duplicated_across_partitions_then_fails_like_whole_batch_and_nothing_written(champion, tmp_path):
+    from veilflow.config import ExecutionConfig
+
+    batch = generate_customers(200, seed=41).drop(columns=["churned"])
+    batch.loc[150, "customer_id"] = batch.loc[10, "customer_id"]  # partition 0 and partition 1 share an id
+    path = tmp_path / "dup.parquet"
+    batch.to_parquet(path, index=False, row_group_size=100)
+    out = tmp_path / "predictions.parquet"
+    state = _score_with(path, out, ExecutionConfig(partition_rows=100))
+    assert state.is_failed()
+    assert "critical" in state.message and "customer_id" in state.message
+    assert "\n" not in state.message.strip()
+    assert not out.exists()
+
+
 def test_monitoring_when_batch_like_training_then_no_drift_and_no_retraining(champion):
     from flows.monitoring import MonitoringConfig, monitoring
 

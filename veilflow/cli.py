@@ -91,6 +91,12 @@ def cmd_score(args: argparse.Namespace) -> int:
     kwargs.update(require_same_code=args.require_same_code, allow_unverified_code=args.allow_unverified_code)
     if args.output:
         kwargs["output_path"] = args.output
+    if args.partition_rows is not None:
+        from veilflow.config import ExecutionConfig
+
+        kwargs["execution"] = ExecutionConfig(
+            runner=args.runner, address=args.address, workers=args.workers, partition_rows=args.partition_rows
+        )
     state = scoring(ScoringConfig(**kwargs), return_state=True)
     if state.is_failed():
         print(f"veilflow: scoring failed: {state.message or 'unknown error'}", file=sys.stderr)
@@ -188,6 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-unverified-code", action="store_true",
         help="override: load a champion whose recorded code version is missing or not in this repository's history (its pickled code runs)",
     )
+    p.add_argument("--partition-rows", type=int, default=None, help="score per partition of about this many rows (Parquet row groups / shards), each read by its worker")
+    p.add_argument("--runner", choices=["thread", "dask", "ray"], default="thread", help="task runner for the partitions (with --partition-rows)")
+    p.add_argument("--workers", type=int, default=2, help="threads, or local Dask workers / Ray CPUs (with --partition-rows)")
+    p.add_argument("--address", default=None, help="existing Dask scheduler / Ray cluster address (default: start a local one)")
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("monitor", help="compare a batch with the champion's training profile", description="Drift of a batch (a file, or a generated one with --drift) against the champion's training profile; above the PSI threshold it starts the training/nightly deployment.")
