@@ -12,8 +12,10 @@ from tasks.data import fingerprint_frame, generate_customers
 from tasks.partitions import (
     combine_fingerprint,
     merge_partitions,
+    plan_file_partitions,
     plan_partitions,
     process_partition_here,
+    read_file_partition,
     read_partition,
 )
 from veilflow.config import load_config
@@ -69,6 +71,28 @@ def test_plan_when_folder_without_shards_then_data_load_error(tmp_path: Path):
     cfg = load_config(None, {"dataset.source": "file", "dataset.path": str(tmp_path), "execution.partition_rows": 10})
     with pytest.raises(DataLoadError, match="no Parquet shards"):
         plan_partitions(cfg)
+
+
+def test_plan_file_when_shards_folder_then_each_shard_split_and_positions_continue(tmp_path: Path):
+    frame = generate_customers(600, seed=5)
+    frame.iloc[:200].to_parquet(tmp_path / "a.parquet", row_group_size=100)
+    frame.iloc[200:].to_parquet(tmp_path / "b.parquet", row_group_size=100)
+    specs = plan_file_partitions(tmp_path, 200, max_bytes=10**9)
+    assert [(Path(str(s.path)).name, s.start, s.rows) for s in specs] == [("a.parquet", 0, 200), ("b.parquet", 200, 200), ("b.parquet", 400, 200)]
+    parts = [read_file_partition(s, max_bytes=10**9) for s in specs]
+    assert [p.index[0] for p in parts] == [0, 200, 400]  # positions in the whole input, for quarantine
+    pd.testing.assert_frame_equal(pd.concat(parts).reset_index(drop=True), frame.reset_index(drop=True))
+
+
+def test_plan_file_when_csv_then_one_whole_partition_and_missing_parquet_is_one_line_error(tmp_path: Path):
+    csv = tmp_path / "batch.csv"
+    generate_customers(50, seed=6).to_csv(csv, index=False)
+    assert [(s.kind, s.start) for s in plan_file_partitions(csv, 10, max_bytes=10**9)] == [("whole", 0)]
+    with pytest.raises(DataLoadError, match="input file not found: .*missing.parquet"):
+        plan_file_partitions(tmp_path / "missing.parquet", 10, max_bytes=10**9)
+    with pytest.raises(DataLoadError, match="over the 100-byte limit"):
+        generate_customers(50, seed=6).to_parquet(tmp_path / "big.parquet")
+        plan_file_partitions(tmp_path / "big.parquet", 10, max_bytes=100)
 
 
 def test_merge_when_partitions_processed_then_fingerprint_and_counts_match_whole_input():
