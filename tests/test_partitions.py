@@ -192,6 +192,28 @@ def test_prepare_partitions_when_dask_vs_threads_then_anonymized_frames_identica
     assert thread.validation.to_summary_dict()["expectations"] == dask.validation.to_summary_dict()["expectations"]
 
 
+@pytest.mark.slow
+def test_prepare_partitions_when_existing_dask_scheduler_address_then_runs_there_with_same_rows(prefect_harness):
+    pytest.importorskip("prefect_dask")
+    from distributed import Client, LocalCluster
+
+    from flows.partitioned import run_partitioned
+
+    cfg = _config(**{"dataset.defect_rate": 0.01})
+    thread, _ = run_partitioned(cfg)
+    # An "existing" cluster, started outside veilflow; the flow only gets its scheduler's address.
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
+        before = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_counter)
+        remote_cfg = cfg.model_copy(update={"execution": cfg.execution.model_copy(update={"runner": "dask", "address": cluster.scheduler_address})})
+        remote, _ = run_partitioned(remote_cfg)
+        after = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_counter)
+        workers = client.run(lambda: 1)
+    assert after > before  # the partitions were scheduled on that cluster
+    assert len(workers) == 2
+    pd.testing.assert_frame_equal(thread.anonymized, remote.anonymized)
+    assert thread.fingerprint == remote.fingerprint
+
+
 def test_build_task_runner_when_ray_missing_then_one_line_config_error():
     from flows.partitioned import build_task_runner
 
