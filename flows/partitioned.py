@@ -21,6 +21,20 @@ from veilflow.errors import ConfigError
 from veilflow.secrets import resolve_key
 
 
+def _flow_api_url() -> str | None:
+    """The Prefect API URL the running flow talks to (None outside a flow run).
+
+    Local Dask workers are given it explicitly: with a temporary server (no PREFECT_API_URL) each
+    worker would otherwise start a temporary server of its own, and an API set only in this process's
+    settings (a profile override, a test harness) would not reach them at all."""
+    from prefect.context import FlowRunContext
+
+    ctx = FlowRunContext.get()
+    client = getattr(ctx, "client", None) if ctx is not None else None
+    url = getattr(client, "api_url", None)
+    return str(url) if url else None
+
+
 def build_task_runner(execution: ExecutionConfig) -> Any:
     """The Prefect task runner named by the config.
 
@@ -39,9 +53,12 @@ def build_task_runner(execution: ExecutionConfig) -> Any:
         if execution.address:
             return DaskTaskRunner(address=execution.address)
         # Processes, one thread each: anonymization is CPU-bound Python (the GIL).
-        return DaskTaskRunner(
-            cluster_kwargs={"n_workers": execution.workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None}
-        )
+        cluster_kwargs: dict[str, Any] = {"n_workers": execution.workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None}
+        api_url = _flow_api_url()
+        if api_url:
+            # Workers report their task runs to the flow's own Prefect API.
+            cluster_kwargs["env"] = {"PREFECT_API_URL": api_url}
+        return DaskTaskRunner(cluster_kwargs=cluster_kwargs)
     try:
         from prefect_ray import RayTaskRunner
     except ImportError:

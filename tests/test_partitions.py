@@ -165,6 +165,17 @@ def test_training_when_dask_two_workers_vs_threads_then_identical_results(prefec
     runs = [client.get_run(r.run_id) for r in (thread, dask)]
     assert [r.data.tags["veilflow.execution.runner"] for r in runs] == ["thread", "dask"]
     assert runs[0].data.tags["veilflow.execution.partitions"] == "3"
+    # The Dask workers' task runs are recorded by the flow's own Prefect API (the test harness here).
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter
+
+    with get_client(sync_client=True) as prefect:
+        parent = runs[1].data.tags["veilflow.prefect_flow_run_id"]
+        subs = prefect.read_flow_runs(flow_run_filter=FlowRunFilter(parent_flow_run_id={"any_": [parent]}))
+        assert [f.name for f in subs] and all(f.state.is_completed() for f in subs)
+        task_runs = prefect.read_task_runs(flow_run_filter=FlowRunFilter(id={"any_": [f.id for f in subs]}))
+    partition_runs = [tr for tr in task_runs if tr.name.startswith("partition-")]
+    assert len(partition_runs) == 3 and all(tr.state.is_completed() for tr in partition_runs)
     keys = [k for k in runs[0].data.metrics if k.startswith(("test.", "split.", "data.", "pii.entities", "validation.raw.failed", "logreg.val"))]
     assert keys
     assert {k: runs[0].data.metrics[k] for k in keys} == {k: runs[1].data.metrics[k] for k in keys}
@@ -212,6 +223,24 @@ def test_prepare_partitions_when_existing_dask_scheduler_address_then_runs_there
     assert len(workers) == 2
     pd.testing.assert_frame_equal(thread.anonymized, remote.anonymized)
     assert thread.fingerprint == remote.fingerprint
+
+
+def test_build_task_runner_when_local_dask_inside_flow_then_workers_share_the_flows_prefect_api(prefect_harness):
+    pytest.importorskip("prefect_dask")
+    from prefect import flow
+    from prefect.context import FlowRunContext
+
+    from flows.partitioned import build_task_runner
+
+    @flow
+    def probe() -> tuple[dict, str]:
+        runner = build_task_runner(_config(**{"execution.runner": "dask"}).execution)
+        return runner.cluster_kwargs, str(FlowRunContext.get().client.api_url)
+
+    kwargs, api_url = probe()
+    # Without this each worker process would start a temporary Prefect server of its own.
+    assert kwargs["env"] == {"PREFECT_API_URL": api_url}
+    assert kwargs["n_workers"] == 2 and kwargs["threads_per_worker"] == 1
 
 
 def test_build_task_runner_when_ray_missing_then_one_line_config_error():
