@@ -239,6 +239,12 @@ def test_cli_score_and_monitor_when_champion_exists_then_report_lines_and_exit_c
     out = tmp_path / "p.parquet"
     assert main(["score", "--model", MODEL, "--input", str(raw_path), "--output", str(out)]) == 0
     assert f"scored 120 of 120 rows with {MODEL}" in capsys.readouterr().out and out.exists()
+    # The same batch per partition (row groups of 40 -> 3 partitions on the thread pool): the same predictions.
+    generate_customers(120, seed=5).to_parquet(raw_path, row_group_size=40)
+    out_parts = tmp_path / "p-parts.parquet"
+    assert main(["score", "--model", MODEL, "--input", str(raw_path), "--output", str(out_parts), "--partition-rows", "40"]) == 0
+    assert f"scored 120 of 120 rows with {MODEL}" in capsys.readouterr().out
+    pd.testing.assert_frame_equal(pd.read_parquet(out_parts), pd.read_parquet(out))
 
     code = main(["monitor", "--model", MODEL, "--rows", "300", "--drift", "1.0", "--strict"])
     printed = capsys.readouterr().out
