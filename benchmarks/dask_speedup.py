@@ -36,9 +36,10 @@ def _anonymize_part(path: str, groups: list[int], nlp_model: str):
 
     if "a" not in _ANALYZER:
         _build(nlp_model)
+    started, cpu = time.perf_counter(), time.process_time()
     df = pq.ParquetFile(path).read_row_groups(groups).to_pandas()
     out, _ = anonymize_frame(df, load_policy(POLICY), _ANALYZER["a"], BENCH_KEY.encode())
-    return out
+    return out, time.perf_counter() - started, time.process_time() - cpu
 
 
 def main() -> int:
@@ -62,9 +63,9 @@ def main() -> int:
     generate_customers(args.rows, seed=42).to_parquet(path, row_group_size=-(-args.rows // args.partitions))
     analyzer = build_analyzer(args.nlp_model)
 
-    s = time.perf_counter()
+    s, cpu = time.perf_counter(), time.process_time()
     single, _ = anonymize_frame(pd.read_parquet(path), load_policy(POLICY), analyzer, BENCH_KEY.encode())
-    one_s = time.perf_counter() - s
+    one_s, one_cpu = time.perf_counter() - s, time.process_time() - cpu
     print(f"one process: {one_s:.1f} s", flush=True)
 
     env = {k: os.environ[k] for k in ("PREFECT_HOME", "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "VEILFLOW_PII_KEY") if k in os.environ}
@@ -72,7 +73,8 @@ def main() -> int:
         client.run(_build, args.nlp_model)  # engines built on every worker before timing
         s = time.perf_counter()
         futures = [client.submit(_anonymize_part, str(path), [g], args.nlp_model, pure=False) for g in range(args.partitions)]
-        dask_frame = pd.concat(client.gather(futures))
+        parts = client.gather(futures)
+        dask_frame = pd.concat([frame for frame, _, _ in parts])
         dask_s = time.perf_counter() - s
     print(f"dask: {dask_s:.1f} s", flush=True)
     a, b = single.reset_index(drop=True), dask_frame.reset_index(drop=True)
@@ -95,6 +97,9 @@ def main() -> int:
         f"- speed-up >= 1.7x: {'PASS' if speedup >= 1.7 else 'FAIL'} ({speedup:.2f}x)",
         f"- identical output row for row: {'PASS' if identical else 'FAIL'}"
         + ("" if identical else f" (dtypes equal: {dtypes_equal}; rows differing per column: {differing or 'none (dtype/index only)'})"), "",
+        "Inside the workers: partition seconds " + ", ".join(f"{w:.1f}" for _, w, _ in parts)
+        + f"; CPU seconds summed over partitions {sum(c for _, _, c in parts):.1f} vs {one_cpu:.1f} on the one-process side "
+        "(the same work: a larger sum means each core ran slower with both busy, or did more work per partition).", "",
     ])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
