@@ -243,6 +243,31 @@ def test_build_task_runner_when_local_dask_inside_flow_then_workers_share_the_fl
     assert kwargs["n_workers"] == 2 and kwargs["threads_per_worker"] == 1
 
 
+@pytest.mark.slow
+def test_local_dask_cluster_when_started_then_workers_skip_profiler_and_malloc_trim_but_keep_one_blas_thread(monkeypatch):
+    pytest.importorskip("prefect_dask")
+    # Every Dask nanny writes its pre-spawn variables into this process's environment (and leaves
+    # them), so a cluster started earlier in the session would hand its value down; start clean.
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    from distributed import Client
+
+    from flows.partitioned import local_dask_cluster
+
+    def probe() -> tuple:
+        import os
+
+        import dask
+
+        return dask.config.get("distributed.worker.profile.enabled"), os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("OMP_NUM_THREADS")
+
+    with local_dask_cluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
+        (seen,) = client.run(probe).values()
+    assert seen == (False, None, "1")
+    import dask
+
+    assert dask.config.get("distributed.worker.profile.enabled") is True  # only the cluster's workers changed
+
+
 def test_build_task_runner_when_ray_missing_then_one_line_config_error():
     from flows.partitioned import build_task_runner
 
