@@ -26,7 +26,7 @@ def isolated_environment(prefix: str) -> Path:
     os.environ["VEILFLOW_STATE_DIR"] = str(tmp / "state")
     os.environ.setdefault("VEILFLOW_PII_KEY", BENCH_KEY)
     sys.path.insert(0, str(ROOT))
-    from veilflow.runtime import configure_environment
+    from veilflow.core.runtime import configure_environment
 
     configure_environment()
     return tmp

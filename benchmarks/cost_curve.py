@@ -44,15 +44,15 @@ def run_one(rows: int, sets: list[str], out: Path) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentTaskRunId
 
-    from flows.training import training
-    from veilflow.config import load_config
+    from veilflow.flows.training import training
+    from veilflow.core.config import load_config
 
     @flow(name="warm-up")
     def warm_up() -> None:  # starts the temporary Prefect server outside the timed call
         return None
 
     warm_up()
-    from tasks import tracking
+    from veilflow.engines import tracking
 
     tracking.make_client().search_experiments()  # creates the fresh MLflow store (migrations) outside the timing
     config = load_config(None, {"dataset.n_rows": rows, **_overrides(sets)})

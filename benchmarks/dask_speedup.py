@@ -23,7 +23,7 @@ _ANALYZER = {}
 
 def _build(nlp_model: str) -> str:
     sys.path.insert(0, str(ROOT))
-    from tasks.anonymization import build_analyzer
+    from veilflow.tasks.privacy.anonymization import build_analyzer
 
     _ANALYZER["a"] = build_analyzer(nlp_model)
     return "ok"
@@ -32,7 +32,7 @@ def _build(nlp_model: str) -> str:
 def _anonymize_part(path: str, groups: list[int], nlp_model: str):
     import pyarrow.parquet as pq
 
-    from tasks.anonymization import anonymize_frame, load_policy
+    from veilflow.tasks.privacy.anonymization import anonymize_frame, load_policy
 
     if "a" not in _ANALYZER:
         _build(nlp_model)
@@ -56,10 +56,10 @@ def main() -> int:
     import pandas as pd
     from dask.distributed import Client
 
-    from flows.partitioned import local_dask_cluster
+    from veilflow.flows.partitioned import local_dask_cluster
 
-    from tasks.anonymization import anonymize_frame, build_analyzer, load_policy
-    from tasks.data import generate_customers
+    from veilflow.tasks.privacy.anonymization import anonymize_frame, build_analyzer, load_policy
+    from veilflow.tasks.data.io import generate_customers
 
     path = tmp / "customers.parquet"
     generate_customers(args.rows, seed=42).to_parquet(path, row_group_size=-(-args.rows // args.partitions))
@@ -71,7 +71,7 @@ def main() -> int:
     print(f"one process: {one_s:.1f} s", flush=True)
 
     env = {k: os.environ[k] for k in ("PREFECT_HOME", "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "VEILFLOW_PII_KEY") if k in os.environ}
-    # The cluster veilflow's Dask runner starts (flows.partitioned.local_dask_cluster: worker profiler and malloc trim off).
+    # The cluster veilflow's Dask runner starts (veilflow.flows.partitioned.local_dask_cluster: worker profiler and malloc trim off).
     with local_dask_cluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None, env=env) as cluster, Client(cluster) as client:
         client.run(_build, args.nlp_model)  # engines built on every worker before timing
         s = time.perf_counter()

@@ -24,10 +24,10 @@ from sklearn.metrics import roc_auc_score  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tasks.anonymization import anonymize_frame, build_analyzer, load_policy  # noqa: E402
-from tasks.data import NEGATIVE_NOTES, NEUTRAL_NOTES, POSITIVE_NOTES, generate_customers  # noqa: E402
-from tasks.training import predict_positive, split_frame, train_candidate  # noqa: E402
-from veilflow.config import load_config  # noqa: E402
+from veilflow.tasks.privacy.anonymization import anonymize_frame, build_analyzer, load_policy  # noqa: E402
+from veilflow.tasks.data.io import NEGATIVE_NOTES, NEUTRAL_NOTES, POSITIVE_NOTES, generate_customers  # noqa: E402
+from veilflow.tasks.modeling.training import predict_positive, split_frame, train_candidate  # noqa: E402
+from veilflow.core.config import load_config  # noqa: E402
 
 DEFAULT_CONFIG = ROOT / "deploy" / "configs" / "customers.yaml"
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "notes_signal.md"
@@ -104,10 +104,10 @@ def render(report: dict, command: str) -> str:
         "",
         f"Reproduce: `{command}`",
         "",
-        f"Data: `tasks.data.generate_customers(n_rows={report['rows']}, seed={report['seed']})`; split "
-        f"`tasks.training.split_frame` (test {report['test_size']}, validation {report['val_size']}, same seed); "
+        f"Data: `veilflow.tasks.data.io.generate_customers(n_rows={report['rows']}, seed={report['seed']})`; split "
+        f"`veilflow.tasks.modeling.training.split_frame` (test {report['test_size']}, validation {report['val_size']}, same seed); "
         "candidates and parameters from `deploy/configs/customers.yaml`, fitted with "
-        "`tasks.training.train_candidate` (same seed, same features: numeric + categorical + TF-IDF of `notes`).",
+        "`veilflow.tasks.modeling.training.train_candidate` (same seed, same features: numeric + categorical + TF-IDF of `notes`).",
         "",
         "Variants: **anonymized** = the real policy (`expectations/policies/customers.pii.yaml`): structured PII "
         "columns hashed/dropped/generalized and `notes` run through veilflow's analyzer (custom recognizers + "

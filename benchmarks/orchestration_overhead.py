@@ -28,18 +28,18 @@ from _bench import BENCH_KEY, RESULTS, header, isolated_environment, md_table  #
 
 def plain_pipeline(config, gx_context, analyzer, key: bytes) -> dict[str, float]:
     """The flow's work without Prefect or MLflow; returns seconds per step."""
-    from tasks.anonymization import anonymize_frame, check_leaks, enforce_no_leaks, load_policy, pseudonymize_values
-    from tasks.data import fingerprint_frame, generate_customers
-    from tasks.evaluation import bootstrap_ci, compute_metrics, plot_evaluation, robustness_report, slice_metrics
-    from tasks.explain import explain_global, permutation_importance_table
-    from tasks.leak_scan import index_for_config
-    from tasks.membership import build_membership_index
-    from tasks.monitoring import profile_frame
-    from tasks.risk import assess_risk
-    from tasks.steps import candidate_grid, check_feature_columns, check_input, pick_best, CandidateResult
-    from tasks.training import predict_positive, split_frame, train_candidate
-    from tasks.validation import load_suite, validate_frame
-    from veilflow.config import resolve_path
+    from veilflow.tasks.privacy.anonymization import anonymize_frame, check_leaks, enforce_no_leaks, load_policy, pseudonymize_values
+    from veilflow.tasks.data.io import fingerprint_frame, generate_customers
+    from veilflow.tasks.modeling.evaluation import bootstrap_ci, compute_metrics, plot_evaluation, robustness_report, slice_metrics
+    from veilflow.tasks.modeling.explain import explain_global, permutation_importance_table
+    from veilflow.tasks.privacy.leak_scan import index_for_config
+    from veilflow.tasks.privacy.membership import build_membership_index
+    from veilflow.tasks.ops.monitoring import profile_frame
+    from veilflow.tasks.privacy.risk import assess_risk
+    from veilflow.tasks.ops.steps import candidate_grid, check_feature_columns, check_input, pick_best, CandidateResult
+    from veilflow.tasks.modeling.training import predict_positive, split_frame, train_candidate
+    from veilflow.tasks.data.validation import load_suite, validate_frame
+    from veilflow.core.config import resolve_path
 
     ds, t = config.dataset, {}
     clock = time.perf_counter
@@ -121,11 +121,11 @@ def main() -> int:
     isolated_environment("overhead")
     from prefect import flow
 
-    from flows.training import training
-    from tasks import tracking
-    from tasks.anonymization import build_analyzer
-    from tasks.validation import build_gx_context
-    from veilflow.config import load_config
+    from veilflow.flows.training import training
+    from veilflow.engines import tracking
+    from veilflow.tasks.privacy.anonymization import build_analyzer
+    from veilflow.tasks.data.validation import build_gx_context
+    from veilflow.core.config import load_config
 
     # Resume off: a later flow run would otherwise reuse the first run's cached fits (less work than plain).
     config = load_config(

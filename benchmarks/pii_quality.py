@@ -24,7 +24,7 @@ import yaml  # noqa: E402
 from presidio_analyzer import AnalyzerEngine, RecognizerResult  # noqa: E402
 from presidio_analyzer.nlp_engine import NlpEngineProvider  # noqa: E402
 
-from tasks import recognizers as veil_recognizers  # noqa: E402
+from veilflow.tasks.privacy import recognizers as veil_recognizers  # noqa: E402
 
 DEFAULT_DATA = Path("/work/shared/data/pii/presidio_research_synth_dataset_v2.json")
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "pii_quality.md"
@@ -346,7 +346,7 @@ def render_header(command: str, data: Path) -> str:
             "Configurations: **pattern-only** = Presidio default recognizers on a blank English "
             f"spaCy pipeline (no NER); **small-model** = Presidio defaults with `{SMALL_MODEL}` and "
             "Presidio's default NER mapping / `labels_to_ignore`; **veilflow** = small-model minus "
-            "`tasks.recognizers.RECOGNIZERS_TO_REMOVE`, plus `build_custom_recognizers()`, then "
+            "`veilflow.tasks.privacy.recognizers.RECOGNIZERS_TO_REMOVE`, plus `build_custom_recognizers()`, then "
             "`postprocess_results()`. All analyze every entity the analyzer supports (no entity filter).",
             "",
             f"Gold label mapping: {mapping}. Predicted-type mapping: {pred_mapping}; any other "

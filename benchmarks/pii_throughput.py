@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tasks.anonymization import (  # noqa: E402  (importing it does nothing; Presidio is imported below)
+from veilflow.tasks.privacy.anonymization import (  # noqa: E402  (importing it does nothing; Presidio is imported below)
     DEFAULT_NLP_MODEL,
     LANGUAGE,
     PRESIDIO_NER_CONFIGURATION,
@@ -27,7 +27,7 @@ from tasks.anonymization import (  # noqa: E402  (importing it does nothing; Pre
     disable_tldextract_network,
     load_policy,
 )
-from tasks.data import generate_customers  # noqa: E402
+from veilflow.tasks.data.io import generate_customers  # noqa: E402
 
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "pii_throughput.md"
 POLICY = ROOT / "expectations" / "policies" / "customers.pii.yaml"
@@ -102,7 +102,7 @@ def run_naive(
 
 def _custom_recognizers():
     try:
-        import tasks.recognizers as module
+        import veilflow.tasks.privacy.recognizers as module
     except ModuleNotFoundError:
         return None
     return module

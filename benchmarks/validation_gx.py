@@ -2,7 +2,7 @@
 
 (a) GX, whole frame, the whole suite in one `validate` call (what `validate_frame` does);
 (b) GX on Parquet row-group partitions validated in parallel worker processes (each reads its own
-    rows), merged with `tasks.partitions.merge_validation` (uniqueness re-checked across partitions);
+    rows), merged with `veilflow.tasks.ops.partitions.merge_validation` (uniqueness re-checked across partitions);
 (c) the same rules as plain vectorized pandas (identical rules computed once).
 The unexpected counts of (a), (b) and (c) are checked to agree. Target: GX / pandas <= 3x.
 """
@@ -30,7 +30,7 @@ _CTX = None
 def _worker_init() -> None:
     isolated_environment("gx-worker")
     global _CTX
-    from tasks.validation import build_gx_context, load_suite
+    from veilflow.tasks.data.validation import build_gx_context, load_suite
 
     _CTX = build_gx_context()
     load_suite(SUITE)
@@ -39,8 +39,8 @@ def _worker_init() -> None:
 def _validate_part(path: str, groups: list[int]) -> tuple:
     import pyarrow.parquet as pq
 
-    from tasks.partitions import _keyed_hashes
-    from tasks.validation import load_suite, validate_frame
+    from veilflow.tasks.ops.partitions import _keyed_hashes
+    from veilflow.tasks.data.validation import load_suite, validate_frame
 
     started = time.perf_counter()
     df = pq.ParquetFile(path).read_row_groups(groups).to_pandas()
@@ -54,7 +54,7 @@ def validate_pandas(df, entries: list[dict]) -> dict[str, tuple[bool, int | None
     """key -> (success, unexpected count) for the suite's rules, vectorized; identical rules computed once."""
     import numpy as np
 
-    from tasks.validation import _expectation_key
+    from veilflow.tasks.data.validation import _expectation_key
 
     cache: dict[str, tuple[int, int]] = {}
     out: dict[str, tuple[bool, int | None]] = {}
@@ -117,9 +117,9 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=RESULTS / "validation_gx.md")
     args = p.parse_args()
     tmp = isolated_environment("gx")
-    from tasks.data import generate_customers
-    from tasks.partitions import merge_validation
-    from tasks.validation import build_gx_context, load_suite, validate_frame
+    from veilflow.tasks.data.io import generate_customers
+    from veilflow.tasks.ops.partitions import merge_validation
+    from veilflow.tasks.data.validation import build_gx_context, load_suite, validate_frame
 
     t0 = time.perf_counter()
     df = generate_customers(args.rows, seed=42, defect_rate=args.defect_rate)

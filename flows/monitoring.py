@@ -9,15 +9,15 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from pydantic import BaseModel, ConfigDict, Field
 
-from flows._publish import publish
-from tasks import prefect_tasks as t
-from tasks import tracking
-from tasks.anonymization import build_analyzer
-from tasks.data import fingerprint_frame
-from tasks.reporting import mlflow_run_url
-from tasks.scoring import start_champion_run
-from tasks.validation import build_gx_context
-from veilflow.secrets import resolve_key
+from veilflow.flows._publish import publish
+from veilflow.flows import prefect_tasks as t
+from veilflow.engines import tracking
+from veilflow.tasks.privacy.anonymization import build_analyzer
+from veilflow.tasks.data.io import fingerprint_frame
+from veilflow.tasks.ops.reporting import mlflow_run_url
+from veilflow.tasks.ops.scoring import start_champion_run
+from veilflow.tasks.data.validation import build_gx_context
+from veilflow.engines.secrets import resolve_key
 
 
 class MonitoringConfig(BaseModel):
@@ -70,10 +70,10 @@ def _trigger_retraining(deployment: str) -> tuple[bool, str, str | None]:
     description="Drift of a new batch vs the champion's training profile (PSI, KS / chi-squared, predictions, data quality); retrains above the threshold.",
 )
 def monitoring(config: MonitoringConfig = MonitoringConfig()) -> MonitoringResult:
-    from tasks.drift import compare_to_profile, plot_drift
-    from tasks.monitoring import apply_drift, drift_markdown, load_version_profile
-    from tasks.scoring import resolve_champion
-    from tasks.training import predict_positive
+    from veilflow.tasks.data.drift import compare_to_profile, plot_drift
+    from veilflow.tasks.ops.monitoring import apply_drift, drift_markdown, load_version_profile
+    from veilflow.tasks.ops.scoring import resolve_champion
+    from veilflow.tasks.modeling.training import predict_positive
 
     logger = get_run_logger()
     client = tracking.make_client()

@@ -14,11 +14,11 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from tasks import prefect_tasks as t
-from tasks.partitions import MergedPartitions, MergedScoring, merge_partitions, merge_scored, plan_file_partitions, plan_partitions
-from veilflow.config import ExecutionConfig, PipelineConfig, resolve_path
-from veilflow.errors import ConfigError
-from veilflow.secrets import resolve_key
+from veilflow.flows import prefect_tasks as t
+from veilflow.tasks.ops.partitions import MergedPartitions, MergedScoring, merge_partitions, merge_scored, plan_file_partitions, plan_partitions
+from veilflow.core.config import ExecutionConfig, PipelineConfig, resolve_path
+from veilflow.core.errors import ConfigError
+from veilflow.engines.secrets import resolve_key
 
 
 def _flow_api_url() -> str | None:
@@ -129,8 +129,8 @@ def score_partitions(
     version itself (verified again, before loading) and each task reads its own partition, so neither
     a fitted model nor a raw row is a flow parameter recorded by Prefect.
     """
-    from tasks import tracking
-    from tasks.scoring import load_champion_version
+    from veilflow.engines import tracking
+    from veilflow.tasks.ops.scoring import load_champion_version
 
     logger = get_run_logger()
     champion = load_champion_version(

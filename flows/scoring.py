@@ -10,17 +10,17 @@ import pandas as pd
 from prefect import flow, get_run_logger
 from pydantic import BaseModel, ConfigDict, Field
 
-from flows._publish import publish
-from tasks import prefect_tasks as t
-from tasks import tracking
-from tasks.anonymization import build_analyzer
-from tasks.data import fingerprint_frame
-from tasks.reporting import mlflow_run_url, scoring_summary
-from tasks.scoring import quarantine_batch, resolve_champion, start_champion_run, write_parquet_atomically
-from tasks.validation import build_gx_context
-from veilflow.config import ExecutionConfig, resolve_path
-from veilflow.errors import DataValidationError
-from veilflow.secrets import resolve_key
+from veilflow.flows._publish import publish
+from veilflow.flows import prefect_tasks as t
+from veilflow.engines import tracking
+from veilflow.tasks.privacy.anonymization import build_analyzer
+from veilflow.tasks.data.io import fingerprint_frame
+from veilflow.tasks.ops.reporting import mlflow_run_url, scoring_summary
+from veilflow.tasks.ops.scoring import quarantine_batch, resolve_champion, start_champion_run, write_parquet_atomically
+from veilflow.tasks.data.validation import build_gx_context
+from veilflow.core.config import ExecutionConfig, resolve_path
+from veilflow.core.errors import DataValidationError
+from veilflow.engines.secrets import resolve_key
 
 
 class ScoringConfig(BaseModel):
@@ -61,7 +61,7 @@ def _score_partitioned(config: ScoringConfig, champion, client, run_id: str):
     """The partitioned path: `score-partitions` subflow on the configured runner, then the merged
     report's critical check. Returns (anonymized batch, merged report, audit dict, predictions indexed
     by batch position)."""
-    from flows.partitioned import run_partitioned_scoring
+    from veilflow.flows.partitioned import run_partitioned_scoring
 
     merged, wall = run_partitioned_scoring(
         config.input_path, champion, config.execution, config.reason_codes,

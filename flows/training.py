@@ -14,17 +14,17 @@ from prefect.runtime import flow_run
 from prefect.states import Completed
 from pydantic import BaseModel
 
-from tasks import prefect_tasks as t
-from tasks import tracking
-from tasks.data import fingerprint_frame
-from tasks.anonymization import build_analyzer
-from tasks.leak_scan import index_for_config
-from tasks.steps import candidate_grid, check_feature_columns, pick_best
-from tasks.validation import build_gx_context
-from veilflow.config import PipelineConfig
-from veilflow.provenance import code_version
-from veilflow.secrets import resolve_key
-from veilflow.state import suppression_list_path
+from veilflow.flows import prefect_tasks as t
+from veilflow.engines import tracking
+from veilflow.tasks.data.io import fingerprint_frame
+from veilflow.tasks.privacy.anonymization import build_analyzer
+from veilflow.tasks.privacy.leak_scan import index_for_config
+from veilflow.tasks.ops.steps import candidate_grid, check_feature_columns, pick_best
+from veilflow.tasks.data.validation import build_gx_context
+from veilflow.core.config import PipelineConfig
+from veilflow.core.provenance import code_version
+from veilflow.engines.secrets import resolve_key
+from veilflow.core.state import suppression_list_path
 
 
 class TrainingResult(BaseModel):
@@ -187,8 +187,8 @@ def _train(config: PipelineConfig, client: Any, experiment_id: str, run_id: str,
 def _prepare_partitioned(config: PipelineConfig, key: bytes | None, client: Any, run_id: str, out_dir: Path) -> tuple[Any, ...]:
     """Raw validation, anonymization and leak guard per partition (a subflow on the configured runner),
     then the membership index and the leak-scan index from one streaming pass in this process."""
-    from flows.partitioned import run_partitioned
-    from tasks.partitions import partition_source, plan_partitions, record_merged, scan_inputs_in_flow
+    from veilflow.flows.partitioned import run_partitioned
+    from veilflow.tasks.ops.partitions import partition_source, plan_partitions, record_merged, scan_inputs_in_flow
 
     suppression = suppression_list_path()
     suppression_path = str(suppression) if suppression is not None else None
@@ -210,7 +210,7 @@ def _publish_summary(result: TrainingResult, experiment_id: str) -> None:
         create_link_artifact(key="mlflow-run", link=url, link_text=f"MLflow run {result.run_id}")
         import json
 
-        from tasks.reporting import training_summary
+        from veilflow.tasks.ops.reporting import training_summary
 
         # Counts and decisions as recorded in MLflow: validation, PII audit, test metrics, gate table.
         client = tracking.make_client()

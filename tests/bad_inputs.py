@@ -21,9 +21,12 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from tasks.data import generate_customers
-from veilflow.config import PROJECT_ROOT
-from veilflow.errors import ConfigError, DataLoadError, DataValidationError
+from veilflow.tasks.data.io import generate_customers
+from veilflow.core.paths import project_root
+from veilflow.core.errors import ConfigError, DataLoadError, DataValidationError
+
+PROJECT_ROOT = project_root()  # the checkout: tests/conftest.py sets VEILFLOW_ROOT
+
 
 SEED = 11
 ROWS = 300

@@ -10,13 +10,15 @@ import pytest
 
 # Set before Prefect, MLflow or tldextract are imported by any test module.
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="veilflow-tests-"))
+# The checkout is the project root of every test (configs, suites and policies resolve against it).
+os.environ["VEILFLOW_ROOT"] = str(Path(__file__).resolve().parents[1])
 os.environ["PREFECT_HOME"] = str(_SESSION_DIR / "prefect-home")
 os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{_SESSION_DIR / 'mlflow.db'}"
 os.environ["VEILFLOW_ARTIFACT_ROOT"] = (_SESSION_DIR / "artifacts").as_uri()
 os.environ.setdefault("VEILFLOW_PII_KEY", "test-key-0123456789abcdef-not-a-secret")
 os.environ.pop("PREFECT_API_URL", None)
 
-from veilflow.runtime import configure_environment  # noqa: E402
+from veilflow.core.runtime import configure_environment  # noqa: E402
 
 configure_environment()
 

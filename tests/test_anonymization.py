@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tasks.anonymization import (
+from veilflow.tasks.privacy.anonymization import (
     PATTERN_ONLY,
     PRESIDIO_NER_CONFIGURATION,
     ColumnRule,
@@ -26,10 +26,12 @@ from tasks.anonymization import (
     pseudonymize_values,
     validate_policy_against,
 )
-from tasks.data import generate_customers
-from veilflow.config import PROJECT_ROOT
-from veilflow.errors import ConfigError, MissingKeyError, PiiLeakError
-from veilflow.secrets import resolve_key
+from veilflow.tasks.data.io import generate_customers
+from veilflow.core.paths import project_root
+from veilflow.core.errors import ConfigError, MissingKeyError, PiiLeakError
+from veilflow.engines.secrets import resolve_key
+
+PROJECT_ROOT = project_root()  # the checkout: tests/conftest.py sets VEILFLOW_ROOT
 
 POLICIES = PROJECT_ROOT / "expectations" / "policies"
 KEY = b"unit-test-key-0123456789abcdef"
@@ -521,6 +523,7 @@ def test_resolve_key_when_env_set_then_bytes(monkeypatch: pytest.MonkeyPatch) ->
         "   ",  # whitespace only
     ],
 )
+
 def test_resolve_key_when_env_unset_or_blank_then_none(monkeypatch: pytest.MonkeyPatch, value: str | None) -> None:
     monkeypatch.delenv("VF_TEST_KEY", raising=False)
     if value is not None:

@@ -17,7 +17,11 @@ import yaml
 from mlflow import MlflowClient
 
 from bad_inputs import CASES, CONFIG_CASES, BadConfig, BadInput, base_frame, gates_for_small_data
-from veilflow.config import PROJECT_ROOT, load_config
+from veilflow.core.config import load_config
+from veilflow.core.paths import project_root
+
+PROJECT_ROOT = project_root()  # the checkout: tests/conftest.py sets VEILFLOW_ROOT
+
 
 pytestmark = pytest.mark.slow
 
@@ -66,7 +70,7 @@ class Store:
 @pytest.fixture(scope="module")
 def store(prefect_harness, tmp_path_factory):
     """A module-wide MLflow store whose model has a champion, registered by a good run of the corpus config."""
-    from flows.training import training
+    from veilflow.flows.training import training
 
     root = tmp_path_factory.mktemp("bad-input-store")
     with pytest.MonkeyPatch.context() as mp:
@@ -88,7 +92,7 @@ def store(prefect_harness, tmp_path_factory):
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_training_when_bad_input_then_clear_error_and_registry_unchanged(store: Store, case: BadInput, tmp_path: Path):
-    from flows.training import training
+    from veilflow.flows.training import training
 
     overrides = case.write(tmp_path)
     before = _digests(tmp_path)
@@ -129,7 +133,7 @@ def test_training_when_bad_input_then_clear_error_and_registry_unchanged(store: 
 
 @pytest.mark.parametrize("case", CONFIG_CASES, ids=[c.id for c in CONFIG_CASES])
 def test_cli_train_when_bad_config_then_exit_2_and_one_line(store: Store, case: BadConfig, tmp_path: Path, capsys):
-    from veilflow.cli import main
+    from veilflow.cli.main import main
 
     content = case.edit()
     path = tmp_path / "config.yaml"

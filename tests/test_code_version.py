@@ -8,11 +8,14 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from tasks.data import generate_customers
-from tasks.scoring import verify_code_version
-from veilflow.config import PROJECT_ROOT, load_config
-from veilflow.errors import ConfigError
-from veilflow.provenance import code_version, is_known_commit
+from veilflow.tasks.data.io import generate_customers
+from veilflow.tasks.ops.scoring import verify_code_version
+from veilflow.core.config import load_config
+from veilflow.core.paths import project_root
+from veilflow.core.errors import ConfigError
+from veilflow.core.provenance import code_version, is_known_commit
+
+PROJECT_ROOT = project_root()  # the checkout: tests/conftest.py sets VEILFLOW_ROOT
 
 RUNNING = "a" * 40
 ANCESTOR = "b" * 40
@@ -79,7 +82,7 @@ SMALL = {
 
 @pytest.fixture(scope="module")
 def champion(prefect_harness, tmp_path_factory):
-    from flows.training import training
+    from veilflow.flows.training import training
 
     tmp = tmp_path_factory.mktemp("codever")
     saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "VEILFLOW_ARTIFACT_ROOT")}
@@ -103,7 +106,7 @@ def champion(prefect_harness, tmp_path_factory):
 
 
 def _score(champion, out: Path, **kw):
-    from flows.scoring import ScoringConfig, scoring
+    from veilflow.flows.scoring import ScoringConfig, scoring
 
     return scoring(ScoringConfig(model_name=MODEL, input_path=champion["batch"], output_path=out, **kw), return_state=True)
 
@@ -121,6 +124,7 @@ def _scoring_runs(client: MlflowClient) -> int:
         (STRANGER, "which is not in this repository's history"),  # trained by code this checkout never had
     ],
 )
+
 def test_scoring_when_champion_code_version_unverifiable_then_refused_unless_override(champion, tmp_path, recorded, message):
     client = MlflowClient(champion["uri"])
     version = champion["version"]
@@ -154,7 +158,7 @@ def test_scoring_when_champion_code_version_unverifiable_then_refused_before_the
     run_id = client.get_model_version(MODEL, champion["version"]).run_id
     bogus = client.create_model_version(MODEL, source=str(tmp_path / "no-such-model"), run_id=run_id, tags={"veilflow.code_version": STRANGER})
     client.set_registered_model_alias(MODEL, "suspect", bogus.version)
-    from flows.scoring import ScoringConfig, scoring
+    from veilflow.flows.scoring import ScoringConfig, scoring
 
     config = ScoringConfig(model_name=MODEL, alias="suspect", input_path=champion["batch"], output_path=tmp_path / "p.parquet")
     state = scoring(config, return_state=True)
@@ -166,7 +170,7 @@ def test_scoring_when_champion_code_version_unverifiable_then_refused_before_the
 
 @pytest.mark.slow
 def test_score_cli_when_override_flag_given_then_passed_to_flow(champion, tmp_path):
-    from veilflow.cli import main
+    from veilflow.cli.main import main
 
     client = MlflowClient(champion["uri"])
     version = champion["version"]

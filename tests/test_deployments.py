@@ -5,11 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tasks.data import generate_customers
-from tasks.monitoring import apply_drift
-from tasks.reporting import markdown_table, training_summary
+from veilflow.tasks.data.io import generate_customers
+from veilflow.tasks.ops.monitoring import apply_drift
+from veilflow.tasks.ops.reporting import markdown_table, training_summary
+from veilflow.core.paths import project_root
 from veilflow.deployments import PREFECT_YAML, build_runner_deployments, load_entrypoint, read_deployments, validated_parameters
-from veilflow.errors import ConfigError
+from veilflow.core.errors import ConfigError
 
 
 @pytest.mark.parametrize("entry", read_deployments(), ids=lambda e: e["name"])
@@ -22,7 +23,7 @@ def test_prefect_yaml_when_loaded_then_parameters_validate_against_flow_signatur
 def test_training_parameters_when_schema_built_then_config_is_a_typed_form():
     from prefect.utilities.callables import parameter_schema
 
-    from flows.training import training
+    from veilflow.flows.training import training
 
     schema = parameter_schema(training).model_dump_for_openapi()
     assert schema["properties"]["config"]["$ref"].endswith("/PipelineConfig")
@@ -31,7 +32,7 @@ def test_training_parameters_when_schema_built_then_config_is_a_typed_form():
 
 
 def test_parameters_when_unknown_key_then_one_line_config_error():
-    from flows.monitoring import monitoring
+    from veilflow.flows.monitoring import monitoring
 
     with pytest.raises(ConfigError, match=r"monitoring/x do not fit") as err:
         validated_parameters(monitoring, {"config": {"psi_treshold": 0.2}}, "monitoring/x")
@@ -99,10 +100,10 @@ def test_seams_when_sources_scanned_then_task_wrappers_only_in_prefect_tasks():
     import ast
 
     offenders = []
-    for path in [*(PREFECT_YAML.parent.parent / "flows").glob("*.py"), *(PREFECT_YAML.parent.parent / "tasks").glob("*.py")]:
+    for path in [*(project_root() / "flows").rglob("*.py"), *(project_root() / "tasks").rglob("*.py")]:
         if path.name == "prefect_tasks.py":
             continue
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module == "prefect" and any(a.name == "task" for a in node.names):
                 offenders.append(path.name)
-    assert offenders == [], f"@task declared outside tasks/prefect_tasks.py: {offenders}"
+    assert offenders == [], f"@task declared outside flows/prefect_tasks.py: {offenders}"

@@ -1,4 +1,4 @@
-"""Tests for tasks.drift: training profile, PSI / KS / chi-squared comparison, data-quality drift and the plot."""
+"""Tests for veilflow.tasks.data.drift: training profile, PSI / KS / chi-squared comparison, data-quality drift and the plot."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.data import generate_customers
-from tasks.drift import (
+from veilflow.tasks.data.io import generate_customers
+from veilflow.tasks.data.drift import (
     OTHER,
     PREDICTION_FEATURE,
     DriftReport,

@@ -1,4 +1,4 @@
-"""Tests for tasks.evaluation: metrics, bootstrap intervals, slices, perturbations, robustness and plots."""
+"""Tests for veilflow.tasks.modeling.evaluation: metrics, bootstrap intervals, slices, perturbations, robustness and plots."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from tasks.evaluation import (
+from veilflow.tasks.modeling.evaluation import (
     METRIC_DIRECTION,
     METRIC_NAMES,
     _resample_weights,

@@ -1,4 +1,4 @@
-"""Tests for tasks.explain: global importance (SHAP / Captum), permutation importance and reason codes."""
+"""Tests for veilflow.tasks.modeling.explain: global importance (SHAP / Captum), permutation importance and reason codes."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 
-import tasks.explain as explain_module
-from tasks.data import generate_customers, load_breast_cancer_frame
-from tasks.explain import (
+import veilflow.tasks.modeling.explain as explain_module
+from veilflow.tasks.data.io import generate_customers, load_breast_cancer_frame
+from veilflow.tasks.modeling.explain import (
     Explanation,
     explain_global,
     feature_groups,
@@ -22,7 +22,7 @@ from tasks.explain import (
     permutation_importance_table,
     reason_codes,
 )
-from tasks.training import KINDS, ProbabilityModel, TrainedCandidate, build_preprocessor, split_frame, train_candidate
+from veilflow.tasks.modeling.training import KINDS, ProbabilityModel, TrainedCandidate, build_preprocessor, split_frame, train_candidate
 
 NUMERIC = ["tenure_months", "monthly_charges", "num_support_tickets"]
 CATEGORICAL = ["contract_type", "payment_method", "plan", "age_band"]

@@ -14,8 +14,11 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from bad_inputs import base_frame, gates_for_small_data
-from tasks import tracking
-from veilflow.config import PROJECT_ROOT, load_config
+from veilflow.engines import tracking
+from veilflow.core.config import load_config
+from veilflow.core.paths import project_root
+
+PROJECT_ROOT = project_root()  # the checkout: tests/conftest.py sets VEILFLOW_ROOT
 
 MODEL = "faults-customers"
 SMALL = {
@@ -85,7 +88,7 @@ def _config(overrides: dict[str, Any]):
 @pytest.fixture(scope="module")
 def seeded(prefect_harness, tmp_path_factory):
     """A module-wide MLflow store whose model has a champion, and a good 300-row input with its config overrides."""
-    from flows.training import training
+    from veilflow.flows.training import training
 
     root = tmp_path_factory.mktemp("faults-store")
     with pytest.MonkeyPatch.context() as mp:
@@ -107,7 +110,7 @@ def _versions(client: MlflowClient) -> list[str]:
 
 @pytest.mark.slow
 def test_training_when_mlflow_unreachable_during_log_model_then_retried_and_completed(seeded, monkeypatch):
-    from flows.training import training
+    from veilflow.flows.training import training
 
     client, _, overrides = seeded
     # Four failures exhaust the in-process retries (0.5 s, 1 s, 2 s backoff), so the MLflow-facing task
@@ -146,13 +149,14 @@ def _crash(monkeypatch: pytest.MonkeyPatch, target: str, kind: str | None = None
 @pytest.mark.parametrize(
     ("target", "kind"),
     [
-        ("tasks.training.train_candidate", "torch_mlp"),  # one candidate's fit crashes; the other finished
-        ("tasks.evaluation.bootstrap_ci", None),  # evaluation crashes after training finished
+        ("veilflow.tasks.modeling.training.train_candidate", "torch_mlp"),  # one candidate's fit crashes; the other finished
+        ("veilflow.tasks.modeling.evaluation.bootstrap_ci", None),  # evaluation crashes after training finished
     ],
     ids=["training", "evaluation"],
 )
+
 def test_training_when_step_crashes_then_run_failed_and_registry_untouched(seeded, monkeypatch, target, kind):
-    from flows.training import training
+    from veilflow.flows.training import training
 
     client, seed_result, overrides = seeded
     versions_before = _versions(client)

@@ -9,8 +9,12 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from tasks.data import generate_customers
-from veilflow.config import PROJECT_ROOT, load_config
+from veilflow.tasks.data.io import generate_customers
+from veilflow.core.config import load_config
+from veilflow.core.paths import project_root
+
+PROJECT_ROOT = project_root()  # the checkout: tests/conftest.py sets VEILFLOW_ROOT
+
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +32,7 @@ SMALL = {
 @pytest.fixture(scope="module")
 def champion(prefect_harness, tmp_path_factory):
     """Train and promote one small model; MLflow env points at a store of this module's own."""
-    from flows.training import training
+    from veilflow.flows.training import training
 
     tmp = tmp_path_factory.mktemp("ops")
     saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "VEILFLOW_ARTIFACT_ROOT")}
@@ -59,7 +63,7 @@ def _artifacts_of(flow_run_id) -> dict[str, object]:
 
 
 def test_training_when_promoted_then_profile_stored_with_version_and_summary_published(champion):
-    from tasks.monitoring import PROFILE_TAG, load_version_profile
+    from veilflow.tasks.ops.monitoring import PROFILE_TAG, load_version_profile
 
     client = MlflowClient(champion["uri"])
     result = champion["result"]
@@ -78,7 +82,7 @@ def test_training_when_promoted_then_profile_stored_with_version_and_summary_pub
 
 
 def test_scoring_when_batch_has_defects_then_bad_rows_quarantined_with_reason_and_rest_scored(champion, tmp_path):
-    from flows.scoring import ScoringConfig, scoring
+    from veilflow.flows.scoring import ScoringConfig, scoring
 
     batch = generate_customers(300, seed=11, defect_rate=0.05)
     raw_path = tmp_path / "batch.csv"
@@ -116,7 +120,7 @@ def test_scoring_when_batch_has_defects_then_bad_rows_quarantined_with_reason_an
 
 
 def test_scoring_when_batch_has_no_label_then_validated_without_it_and_scored(champion, tmp_path):
-    from flows.scoring import ScoringConfig, scoring
+    from veilflow.flows.scoring import ScoringConfig, scoring
 
     batch = generate_customers(120, seed=21).drop(columns=["churned"])
     raw_path = tmp_path / "unlabelled.parquet"
@@ -130,7 +134,7 @@ def test_scoring_when_batch_has_no_label_then_validated_without_it_and_scored(ch
 
 
 def test_scoring_when_column_missing_then_fails_with_one_line_and_nothing_written(champion, tmp_path):
-    from flows.scoring import ScoringConfig, scoring
+    from veilflow.flows.scoring import ScoringConfig, scoring
 
     raw_path = tmp_path / "batch.csv"
     generate_customers(50, seed=3).drop(columns=["notes"]).to_csv(raw_path, index=False)
@@ -142,14 +146,14 @@ def test_scoring_when_column_missing_then_fails_with_one_line_and_nothing_writte
 
 
 def _score_with(path: Path, out: Path, execution):
-    from flows.scoring import ScoringConfig, scoring
+    from veilflow.flows.scoring import ScoringConfig, scoring
 
     return scoring(ScoringConfig(model_name=MODEL, input_path=path, output_path=out, execution=execution), return_state=True)
 
 
 def test_scoring_when_partitioned_on_threads_and_dask_then_identical_to_whole_batch(champion, tmp_path):
     pytest.importorskip("prefect_dask")
-    from veilflow.config import ExecutionConfig
+    from veilflow.core.config import ExecutionConfig
 
     batch = generate_customers(400, seed=31, defect_rate=0.05).drop(columns=["churned"])
     path = tmp_path / "batch.parquet"
@@ -182,7 +186,7 @@ def test_scoring_when_partitioned_on_threads_and_dask_then_identical_to_whole_ba
 
 
 def test_scoring_when_id_duplicated_across_partitions_then_fails_like_whole_batch_and_nothing_written(champion, tmp_path):
-    from veilflow.config import ExecutionConfig
+    from veilflow.core.config import ExecutionConfig
 
     batch = generate_customers(200, seed=41).drop(columns=["churned"])
     batch.loc[150, "customer_id"] = batch.loc[10, "customer_id"]  # partition 0 and partition 1 share an id
@@ -197,7 +201,7 @@ def test_scoring_when_id_duplicated_across_partitions_then_fails_like_whole_batc
 
 
 def test_monitoring_when_batch_like_training_then_no_drift_and_no_retraining(champion):
-    from flows.monitoring import MonitoringConfig, monitoring
+    from veilflow.flows.monitoring import MonitoringConfig, monitoring
 
     state = monitoring(MonitoringConfig(model_name=MODEL, generate_rows=800, drift=0.0), return_state=True)
     assert state.is_completed(), state.message
@@ -213,7 +217,7 @@ def test_monitoring_when_batch_like_training_then_no_drift_and_no_retraining(cha
 
 
 def test_monitoring_when_strong_drift_and_no_deployment_then_reports_retraining_not_triggered(champion):
-    from flows.monitoring import MonitoringConfig, monitoring
+    from veilflow.flows.monitoring import MonitoringConfig, monitoring
 
     state = monitoring(MonitoringConfig(model_name=MODEL, generate_rows=600, drift=1.0), return_state=True)
     assert state.is_completed(), state.message
@@ -232,7 +236,7 @@ def test_monitoring_when_strong_drift_and_no_deployment_then_reports_retraining_
 
 
 def test_cli_score_and_monitor_when_champion_exists_then_report_lines_and_exit_codes(champion, tmp_path, capsys):
-    from veilflow.cli import main
+    from veilflow.cli.main import main
 
     raw_path = tmp_path / "batch.parquet"
     generate_customers(120, seed=5).to_parquet(raw_path)

@@ -13,8 +13,12 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from tasks.data import generate_customers
-from veilflow.config import PROJECT_ROOT, load_config
+from veilflow.tasks.data.io import generate_customers
+from veilflow.core.config import load_config
+from veilflow.core.paths import project_root
+
+PROJECT_ROOT = project_root()  # the checkout: tests/conftest.py sets VEILFLOW_ROOT
+
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +45,7 @@ def _all_artifacts(client: MlflowClient, run_id: str, path: str = "") -> list[st
 
 
 def test_training_flow_when_customers_then_run_recorded_and_model_registered(prefect_harness, tracking_uri, tmp_path):
-    from flows.training import TrainingResult, training
+    from veilflow.flows.training import TrainingResult, training
 
     config = _config(**{"registry.model_name": "e2e-customers", "registry.experiment": "e2e-customers"})
     state = training(config, return_state=True)
@@ -129,7 +133,7 @@ def test_training_flow_when_customers_then_run_recorded_and_model_registered(pre
 
 
 def test_training_flow_when_critical_expectation_fails_then_failed_and_nothing_registered(prefect_harness, tracking_uri):
-    from flows.training import training
+    from veilflow.flows.training import training
 
     config = _config(
         **{"dataset.defect_rate": 0.6, "registry.model_name": "e2e-bad", "registry.experiment": "e2e-bad"}
@@ -148,7 +152,7 @@ def test_training_flow_when_critical_expectation_fails_then_failed_and_nothing_r
 
 
 def test_training_flow_when_breast_cancer_then_promoted(prefect_harness, tracking_uri):
-    from flows.training import training
+    from veilflow.flows.training import training
 
     config = load_config(PROJECT_ROOT / "deploy/configs/breast_cancer.yaml", {"explain.sample_rows": 80})
     state = training(config, return_state=True)
@@ -159,7 +163,7 @@ def test_training_flow_when_breast_cancer_then_promoted(prefect_harness, trackin
 
 
 def test_training_flow_when_csv_file_then_same_as_generated(prefect_harness, tracking_uri, tmp_path):
-    from flows.training import training
+    from veilflow.flows.training import training
 
     path = tmp_path / "customers.csv"
     generate_customers(600, seed=3).to_csv(path, index=False)

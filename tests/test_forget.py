@@ -7,13 +7,16 @@ import json
 import pytest
 from mlflow import MlflowClient
 
-from tasks import tracking
-from tasks.forget import AFFECTED_TAG
-from tasks.leak_scan import LeakIndex, scan_run, scan_texts
-from tasks.lifecycle import MEMBERSHIP_ARTIFACT
-from tasks.membership import MembershipIndex, SuppressionList, pseudonymize_subject, read_erasure_log
-from tasks.steps import load_data
-from veilflow.config import PROJECT_ROOT, load_config
+from veilflow.engines import tracking
+from veilflow.tasks.ops.forget import AFFECTED_TAG
+from veilflow.tasks.privacy.leak_scan import LeakIndex, scan_run, scan_texts
+from veilflow.tasks.ops.lifecycle import MEMBERSHIP_ARTIFACT
+from veilflow.tasks.privacy.membership import MembershipIndex, SuppressionList, pseudonymize_subject, read_erasure_log
+from veilflow.tasks.ops.steps import load_data
+from veilflow.core.config import load_config
+from veilflow.core.paths import project_root
+
+PROJECT_ROOT = project_root()  # the checkout: tests/conftest.py sets VEILFLOW_ROOT
 
 SMALL = {
     "dataset.n_rows": 800,
@@ -63,8 +66,8 @@ def test_forget_when_subject_in_run_a_only_then_reported_for_a_and_apply_retrain
 ):
     import os
 
-    from flows.training import training
-    from veilflow.cli import main
+    from veilflow.flows.training import training
+    from veilflow.cli.main import main
 
     key = os.environ["VEILFLOW_PII_KEY"].encode()
     config_a = load_config(PROJECT_ROOT / "deploy/configs/customers.yaml", SMALL)
@@ -148,7 +151,7 @@ def test_forget_when_subject_in_run_a_only_then_reported_for_a_and_apply_retrain
 
 
 def _registry_with_versions(client: MlflowClient, name: str, n: int, passed: set[int], tmp_dir) -> None:
-    from tasks import registry
+    from veilflow.tasks.ops import registry
 
     client.create_registered_model(name)
     for i in range(1, n + 1):
@@ -158,7 +161,7 @@ def _registry_with_versions(client: MlflowClient, name: str, n: int, passed: set
 
 
 def test_rollback_to_unaffected_when_champion_affected_then_newest_clean_passed_version(tracking_uri, tmp_path):
-    from tasks.forget import rollback_to_unaffected
+    from veilflow.tasks.ops.forget import rollback_to_unaffected
 
     client = MlflowClient(tracking_uri)
     # v1 passed (clean), v2 passed (affected), v3 rejected (clean), v4 passed (affected, champion).
@@ -172,8 +175,8 @@ def test_rollback_to_unaffected_when_champion_affected_then_newest_clean_passed_
 
 
 def test_rollback_to_unaffected_when_no_clean_version_passed_then_promotion_rejected(tracking_uri, tmp_path):
-    from tasks.forget import rollback_to_unaffected
-    from veilflow.errors import PromotionRejected
+    from veilflow.tasks.ops.forget import rollback_to_unaffected
+    from veilflow.core.errors import PromotionRejected
 
     client = MlflowClient(tracking_uri)
     _registry_with_versions(client, "rb2", 2, passed={2}, tmp_dir=tmp_path)
@@ -191,10 +194,11 @@ def test_rollback_to_unaffected_when_no_clean_version_passed_then_promotion_reje
         (["floor.roc_auc"], False),  # fails an absolute gate: champion stays (use --rollback-now)
     ],
 )
+
 def test_replace_champion_when_clean_version_trained_then_moves_only_if_gates_allow(tracking_uri, tmp_path, failed_gates, moves):
     from types import SimpleNamespace
 
-    from tasks.forget import _replace_champion
+    from veilflow.tasks.ops.forget import _replace_champion
 
     client = MlflowClient(tracking_uri)
     _registry_with_versions(client, "rc", 2, passed={1}, tmp_dir=tmp_path)

@@ -1,4 +1,4 @@
-"""Tests for tasks.gates: every gate blocks on its own, first runs, tags, promotion compare, and the real smoke test."""
+"""Tests for veilflow.tasks.modeling.gates: every gate blocks on its own, first runs, tags, promotion compare, and the real smoke test."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.gates import (
+from veilflow.tasks.modeling.gates import (
     GateDecision,
     SmokeResult,
     compare_for_promotion,
     evaluate_gates,
     run_smoke_test,
 )
-from veilflow.config import GateConfig
-from veilflow.smoke import read_example
+from veilflow.core.config import GateConfig
+from veilflow.engines.smoke import read_example
 
 GATES = GateConfig(
     floors={"roc_auc": 0.6, "log_loss": 0.7},
@@ -306,7 +306,7 @@ def test_read_example_when_bad_file_then_error(tmp_path, name, content, message)
 
 
 def test_smoke_main_when_bad_uri_then_json_line_and_exit_code_one(capsys, registered_model, monkeypatch):
-    from veilflow.smoke import main
+    from veilflow.engines.smoke import main
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", registered_model["uri"])
     code = main(["--model-uri", "models:/no-such-model@challenger", "--input", str(registered_model["example"])])

@@ -8,8 +8,11 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from tasks.leak_scan import LeakIndex, build_leak_index, scan_run, scan_texts
-from veilflow.config import PROJECT_ROOT, load_config
+from veilflow.tasks.privacy.leak_scan import LeakIndex, build_leak_index, scan_run, scan_texts
+from veilflow.core.config import load_config
+from veilflow.core.paths import project_root
+
+PROJECT_ROOT = project_root()  # the checkout: tests/conftest.py sets VEILFLOW_ROOT
 
 SMALL = {
     "dataset.n_rows": 800,
@@ -63,8 +66,8 @@ def test_scan_texts_when_value_present_then_hit_names_place_not_value():
 
 
 def test_build_leak_index_when_policy_column_missing_then_config_error():
-    from tasks.anonymization import load_policy
-    from veilflow.errors import ConfigError
+    from veilflow.tasks.privacy.anonymization import load_policy
+    from veilflow.core.errors import ConfigError
 
     policy = load_policy(PROJECT_ROOT / "expectations/policies/customers.pii.yaml")
     with pytest.raises(ConfigError, match="missing from the raw frame"):
@@ -85,9 +88,9 @@ def planted_leak(monkeypatch):
     from prefect import get_run_logger, task
     from prefect.cache_policies import NO_CACHE
 
-    from tasks import prefect_tasks as t
-    from tasks import tracking
-    from tasks.steps import load_data
+    from veilflow.flows import prefect_tasks as t
+    from veilflow.engines import tracking
+    from veilflow.tasks.ops.steps import load_data
 
     config = _config("leak-planted")
     email = str(load_data(config).frame["email"].dropna().iloc[3])
@@ -108,8 +111,9 @@ def planted_leak(monkeypatch):
 def test_training_flow_when_task_logs_raw_email_then_leak_scan_fails_run_and_audit_catches_it(
     prefect_harness, tracking_uri, planted_leak, capsys
 ):
-    from flows.training import training
-    from veilflow.cli import main
+
+    from veilflow.flows.training import training
+    from veilflow.cli.main import main
 
     config, email = planted_leak
     state = training(config, return_state=True)
@@ -140,8 +144,8 @@ def test_training_flow_when_task_logs_raw_email_then_leak_scan_fails_run_and_aud
 
 @pytest.mark.slow
 def test_training_flow_when_nothing_raw_logged_then_leak_scan_passes_and_audit_clean(prefect_harness, tracking_uri, capsys):
-    from flows.training import training
-    from veilflow.cli import main
+    from veilflow.flows.training import training
+    from veilflow.cli.main import main
 
     state = training(_config("leak-clean"), return_state=True)
     assert state.is_completed(), state.message

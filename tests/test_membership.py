@@ -1,4 +1,4 @@
-"""Tests for tasks.membership: pseudonyms that join with the anonymization module, membership indexes, suppression and the forget log."""
+"""Tests for veilflow.tasks.privacy.membership: pseudonyms that join with the anonymization module, membership indexes, suppression and the forget log."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.anonymization import ColumnRule, PiiPolicy, anonymize_frame, pseudonymize_values
-from tasks.data import generate_customers
-from tasks.membership import (
+from veilflow.tasks.privacy.anonymization import ColumnRule, PiiPolicy, anonymize_frame, pseudonymize_values
+from veilflow.tasks.data.io import generate_customers
+from veilflow.tasks.privacy.membership import (
     BloomMembership,
     ErasureRecord,
     MembershipIndex,
@@ -24,7 +24,7 @@ from tasks.membership import (
     pseudonymize_subject,
     read_erasure_log,
 )
-from veilflow.errors import ConfigError, MissingKeyError
+from veilflow.core.errors import ConfigError, MissingKeyError
 
 KEY = b"unit-test-key-0123456789abcdef"
 OTHER_KEY = b"another-test-key-fedcba9876543210"

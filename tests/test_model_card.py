@@ -1,4 +1,4 @@
-"""Tests for tasks.model_card: sections present, gate table complete, everything escaped, no data values."""
+"""Tests for veilflow.tasks.modeling.model_card: sections present, gate table complete, everything escaped, no data values."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 from markdown_it import MarkdownIt
 
-from tasks.data import generate_customers
-from tasks.evaluation import bootstrap_ci, compute_metrics, slice_metrics
-from tasks.gates import SmokeResult, evaluate_gates
-from tasks.model_card import render_model_card
-from veilflow.config import GateConfig
+from veilflow.tasks.data.io import generate_customers
+from veilflow.tasks.modeling.evaluation import bootstrap_ci, compute_metrics, slice_metrics
+from veilflow.tasks.modeling.gates import SmokeResult, evaluate_gates
+from veilflow.tasks.modeling.model_card import render_model_card
+from veilflow.core.config import GateConfig
 
 PII_COLUMNS = ["customer_id", "full_name", "email", "phone", "street_address", "ssn", "date_of_birth", "notes"]
 

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from veilflow.config import PROJECT_ROOT
+from veilflow.core.paths import project_root
+
+PROJECT_ROOT = project_root()  # the checkout: tests/conftest.py sets VEILFLOW_ROOT
 
 # Runs in a fresh interpreter so tldextract is imported (and its suffix list looked up) for the
 # first time under the guard. Every way out to the network is replaced by a recorder that raises.
@@ -35,7 +37,7 @@ result = {}
 if mode == "veilflow":
     import warnings
     import pandas as pd
-    from tasks.anonymization import PiiPolicy, TextRule, anonymize_frame, build_analyzer
+    from veilflow.tasks.privacy.anonymization import PiiPolicy, TextRule, anonymize_frame, build_analyzer
 
     result["tldextract_imported_before_build"] = "tldextract" in sys.modules
     with warnings.catch_warnings():
@@ -77,9 +79,10 @@ def _run(mode: str, model: str, tmp_path: Path) -> dict:
         "none",  # pattern-only engine
     ],
 )
+
 def test_build_and_anonymize_when_network_blocked_then_no_connection_attempted(model: str, tmp_path: Path) -> None:
     result = _run("veilflow", model, tmp_path)
-    assert result["tldextract_imported_before_build"] is False  # importing tasks.anonymization pulls in no tldextract
+    assert result["tldextract_imported_before_build"] is False  # importing veilflow.tasks.privacy.anonymization pulls in no tldextract
     assert result["email_masked"] is True  # the e-mail recognizer (which calls tldextract) really ran
     assert result["attempts"] == []
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tasks.data import fingerprint_frame, generate_customers
-from tasks.partitions import (
+from veilflow.tasks.data.io import fingerprint_frame, generate_customers
+from veilflow.tasks.ops.partitions import (
     combine_fingerprint,
     merge_partitions,
     plan_file_partitions,
@@ -18,8 +18,8 @@ from tasks.partitions import (
     read_file_partition,
     read_partition,
 )
-from veilflow.config import load_config
-from veilflow.errors import ConfigError, DataLoadError
+from veilflow.core.config import load_config
+from veilflow.core.errors import ConfigError, DataLoadError
 
 KEY = b"test-key-0123456789abcdef-not-a-secret"
 
@@ -131,7 +131,7 @@ def test_merge_when_id_duplicated_across_partitions_then_unique_expectation_fail
 
 
 def _run(cfg, runner: str):
-    from flows.training import training
+    from veilflow.flows.training import training
 
     run_cfg = cfg.model_copy(update={"execution": cfg.execution.model_copy(update={"runner": runner})})
     return training(run_cfg)
@@ -142,7 +142,7 @@ def test_training_when_dask_two_workers_vs_threads_then_identical_results(prefec
     pytest.importorskip("prefect_dask")
     from mlflow import MlflowClient
 
-    from tasks import tracking
+    from veilflow.engines import tracking
 
     cfg = load_config(
         None,
@@ -192,7 +192,7 @@ def test_training_when_dask_two_workers_vs_threads_then_identical_results(prefec
 @pytest.mark.slow
 def test_prepare_partitions_when_dask_vs_threads_then_anonymized_frames_identical(prefect_harness):
     pytest.importorskip("prefect_dask")
-    from flows.partitioned import run_partitioned
+    from veilflow.flows.partitioned import run_partitioned
 
     cfg = _config(**{"dataset.defect_rate": 0.01})
     thread, _ = run_partitioned(cfg)
@@ -208,7 +208,7 @@ def test_prepare_partitions_when_existing_dask_scheduler_address_then_runs_there
     pytest.importorskip("prefect_dask")
     from distributed import Client, LocalCluster
 
-    from flows.partitioned import run_partitioned
+    from veilflow.flows.partitioned import run_partitioned
 
     cfg = _config(**{"dataset.defect_rate": 0.01})
     thread, _ = run_partitioned(cfg)
@@ -230,7 +230,7 @@ def test_build_task_runner_when_local_dask_inside_flow_then_workers_share_the_fl
     from prefect import flow
     from prefect.context import FlowRunContext
 
-    from flows.partitioned import build_task_runner
+    from veilflow.flows.partitioned import build_task_runner
 
     @flow
     def probe() -> tuple[dict, str]:
@@ -251,7 +251,7 @@ def test_local_dask_cluster_when_started_then_workers_skip_profiler_and_malloc_t
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
     from distributed import Client
 
-    from flows.partitioned import local_dask_cluster
+    from veilflow.flows.partitioned import local_dask_cluster
 
     def probe() -> tuple:
         import os
@@ -269,7 +269,7 @@ def test_local_dask_cluster_when_started_then_workers_skip_profiler_and_malloc_t
 
 
 def test_build_task_runner_when_ray_missing_then_one_line_config_error():
-    from flows.partitioned import build_task_runner
+    from veilflow.flows.partitioned import build_task_runner
 
     try:
         import prefect_ray  # noqa: F401
@@ -283,7 +283,7 @@ def test_build_task_runner_when_ray_missing_then_one_line_config_error():
 def test_build_gx_context_when_built_then_gx_batch_fingerprinting_is_off():
     import great_expectations.execution_engine.pandas_execution_engine as pandas_engine
 
-    from tasks.validation import build_gx_context
+    from veilflow.tasks.data.validation import build_gx_context
 
     build_gx_context()
     # GX hashes every batch below this size (twice per validate); veilflow fingerprints data itself.
@@ -294,7 +294,7 @@ def test_build_gx_context_when_built_then_gx_batch_fingerprinting_is_off():
 def test_prepare_partitions_when_ray_vs_threads_then_anonymized_frames_identical(prefect_harness):
     # Runs where the optional `ray` extra is installed (pip install 'veilflow[ray]'); CI installs `dev` only.
     pytest.importorskip("prefect_ray", reason="optional extra 'ray' not installed")
-    from flows.partitioned import run_partitioned
+    from veilflow.flows.partitioned import run_partitioned
 
     cfg = _config(**{"dataset.defect_rate": 0.01})
     thread, _ = run_partitioned(cfg)

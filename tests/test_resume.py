@@ -10,7 +10,11 @@ from mlflow import MlflowClient
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-from veilflow.config import PROJECT_ROOT, load_config
+from veilflow.core.config import load_config
+from veilflow.core.paths import project_root
+
+PROJECT_ROOT = project_root()  # the checkout: tests/conftest.py sets VEILFLOW_ROOT
+
 
 pytestmark = pytest.mark.slow
 
@@ -35,28 +39,28 @@ def _task_states(flow_run_id: Any) -> dict[str, str]:
 
 
 def test_resume_when_rerun_after_failure_then_fits_reused_and_same_result(prefect_harness, tracking_uri, monkeypatch):
-    import tasks.evaluation
-    import tasks.training
-    from flows.training import training
+    import veilflow.tasks.modeling.evaluation
+    import veilflow.tasks.modeling.training
+    from veilflow.flows.training import training
 
     config = load_config(PROJECT_ROOT / "deploy/configs/customers.yaml", OVERRIDES)
     fits = []
-    real_fit = tasks.training.train_candidate
-    monkeypatch.setattr(tasks.training, "train_candidate", lambda *a, **k: fits.append(a[0]) or real_fit(*a, **k))
+    real_fit = veilflow.tasks.modeling.training.train_candidate
+    monkeypatch.setattr(veilflow.tasks.modeling.training, "train_candidate", lambda *a, **k: fits.append(a[0]) or real_fit(*a, **k))
 
     # 1. Evaluation crashes after both candidates were fitted: the run fails.
-    real_ci = tasks.evaluation.bootstrap_ci
+    real_ci = veilflow.tasks.modeling.evaluation.bootstrap_ci
 
     def crash(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("injected crash in evaluation")
 
-    monkeypatch.setattr(tasks.evaluation, "bootstrap_ci", crash)
+    monkeypatch.setattr(veilflow.tasks.modeling.evaluation, "bootstrap_ci", crash)
     failed = training(config, return_state=True)
     assert failed.is_failed()
     assert sorted(fits) == ["logistic_regression", "torch_mlp"]
 
     # 2. Same config, same data, crash gone: the fits are reused (no fit runs), everything else reruns.
-    monkeypatch.setattr(tasks.evaluation, "bootstrap_ci", real_ci)
+    monkeypatch.setattr(veilflow.tasks.modeling.evaluation, "bootstrap_ci", real_ci)
     fits.clear()
     resumed = training(config, return_state=True)
     assert resumed.is_completed(), resumed.message
@@ -85,7 +89,7 @@ def test_resume_when_rerun_after_failure_then_fits_reused_and_same_result(prefec
 
 
 def test_resume_when_data_changes_then_nothing_reused(prefect_harness, tracking_uri):
-    from flows.training import training
+    from veilflow.flows.training import training
 
     base = {**OVERRIDES, "training.candidates": OVERRIDES["training.candidates"][:1], "registry.model_name": "resume-b"}
     first = training(load_config(PROJECT_ROOT / "deploy/configs/customers.yaml", base), return_state=True)

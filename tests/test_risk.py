@@ -1,4 +1,4 @@
-"""Tests for tasks.risk: k-anonymity and l-diversity on frames with known classes, generalisation helpers and the risk gate."""
+"""Tests for veilflow.tasks.privacy.risk: k-anonymity and l-diversity on frames with known classes, generalisation helpers and the risk gate."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.risk import (
+from veilflow.tasks.privacy.risk import (
     RiskReport,
     age_band,
     coarsen_age_band,

@@ -7,11 +7,14 @@ import textwrap
 import pandas as pd
 import pytest
 
-from tasks.anonymization import load_policy
-from tasks.gates import SmokeResult, evaluate_gates
-from tasks.risk import RiskPolicy, assess_risk
-from veilflow.config import PROJECT_ROOT, GateConfig, load_config
-from veilflow.errors import ConfigError
+from veilflow.tasks.privacy.anonymization import load_policy
+from veilflow.tasks.modeling.gates import SmokeResult, evaluate_gates
+from veilflow.tasks.privacy.risk import RiskPolicy, assess_risk
+from veilflow.core.config import GateConfig, load_config
+from veilflow.core.paths import project_root
+from veilflow.core.errors import ConfigError
+
+PROJECT_ROOT = project_root()  # the checkout: tests/conftest.py sets VEILFLOW_ROOT
 
 BASE_POLICY = """
 version: 1
@@ -61,6 +64,7 @@ def test_load_policy_when_customers_then_risk_section_parsed_with_steps():
         ("risk: {quasi_identifiers: [zip_code], kk: 5}", "unknown key"),
     ],
 )
+
 def test_load_policy_when_risk_section_bad_then_one_line_config_error(tmp_path, risk_yaml, message):
     with pytest.raises(ConfigError, match=message) as err:
         load_policy(_policy_file(tmp_path, risk_yaml))
@@ -97,7 +101,7 @@ def test_assess_risk_when_quasi_identifier_missing_then_value_error():
 
 
 def test_assess_reidentification_risk_when_policy_generalises_a_feature_then_config_error(tmp_path):
-    from tasks.lifecycle import assess_reidentification_risk
+    from veilflow.tasks.ops.lifecycle import assess_reidentification_risk
 
     path = _policy_file(tmp_path, "risk: {quasi_identifiers: [age_band], generalise: {age_band: [{coarsen_age_band: {width: 20}}]}}\n")
     config = load_config(None, {"dataset.pii_policy": str(path)})

@@ -1,4 +1,4 @@
-"""Tests for tasks.training: preprocessing, splits, search grids, the three candidate kinds, and the pyfunc wrapper."""
+"""Tests for veilflow.tasks.modeling.training: preprocessing, splits, search grids, the three candidate kinds, and the pyfunc wrapper."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ import scipy.sparse as sp
 import torch
 from sklearn.metrics import roc_auc_score
 
-import tasks.training as training_module
-from tasks.data import generate_customers, load_breast_cancer_frame
-from tasks.training import (
+import veilflow.tasks.modeling.training as training_module
+from veilflow.tasks.data.io import generate_customers, load_breast_cancer_frame
+from veilflow.tasks.modeling.training import (
     KINDS,
     ProbabilityModel,
     TorchTabularClassifier,
@@ -361,7 +361,7 @@ def test_torch_when_val_loss_stalls_then_stops_early_and_restores_best_epoch():
 def test_torch_when_progress_logged_then_one_line_per_epoch_with_losses(caplog):
     rng = np.random.default_rng(2)
     X, y = rng.normal(size=(80, 4)), rng.integers(0, 2, size=80)
-    with caplog.at_level("INFO", logger="tasks.training"):
+    with caplog.at_level("INFO", logger="veilflow.tasks.modeling.training"):
         clf = TorchTabularClassifier(hidden=(4,), epochs=3, patience=0, seed=0, verbose=True).fit(X, y)
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("epoch ")]
     assert len(lines) == clf.n_epochs_ == 3

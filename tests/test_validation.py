@@ -1,4 +1,4 @@
-"""Tests for tasks.validation: the three GX suites, suite loading, counts-only reports, HTML and quarantine."""
+"""Tests for veilflow.tasks.data.validation: the three GX suites, suite loading, counts-only reports, HTML and quarantine."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.data import generate_customers, load_breast_cancer_frame
-from tasks.validation import (
+from veilflow.tasks.data.io import generate_customers, load_breast_cancer_frame
+from veilflow.tasks.data.validation import (
     LoadedSuite,
     ValidationReport,
     build_data_docs,
@@ -24,7 +24,7 @@ from tasks.validation import (
     render_validation_html,
     validate_frame,
 )
-from veilflow.errors import ConfigError, DataValidationError
+from veilflow.core.errors import ConfigError, DataValidationError
 
 EXPECTATIONS = Path(__file__).resolve().parents[1] / "expectations"
 SENTINEL = "ZQXSENTINEL"  # planted in bad frames; must never reach anything serialized
@@ -310,7 +310,7 @@ def test_raw_suite_when_generated_without_defects_then_everything_passes(suites,
 
 
 def test_anonymized_suite_when_real_policy_output_then_no_critical_failure(suites, gx_context) -> None:
-    from tasks.anonymization import anonymize_frame, build_analyzer, load_policy
+    from veilflow.tasks.privacy.anonymization import anonymize_frame, build_analyzer, load_policy
 
     raw = generate_customers(120, seed=21, defect_rate=0.0)
     policy = load_policy(EXPECTATIONS / "policies" / "customers.pii.yaml")
@@ -532,7 +532,7 @@ def test_import_when_module_loaded_then_gx_not_imported_and_nothing_written(tmp_
     import subprocess
     import sys
 
-    code = "import sys, tasks.validation; print('great_expectations' in sys.modules)"
+    code = "import sys, veilflow.tasks.data.validation; print('great_expectations' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
     assert os.listdir(tmp_path) == []

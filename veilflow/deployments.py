@@ -8,10 +8,11 @@ from typing import Any
 
 import yaml
 
-from veilflow.config import PROJECT_ROOT
-from veilflow.errors import ConfigError
+from veilflow.core.errors import ConfigError
+from veilflow.core.paths import resolve_path
 
-PREFECT_YAML = PROJECT_ROOT / "deploy" / "prefect.yaml"
+# Relative to the project root; a wheel installed outside a checkout falls back to the copy it ships.
+PREFECT_YAML = Path("deploy/prefect.yaml")
 
 
 def read_deployments(path: Path = PREFECT_YAML) -> list[dict[str, Any]]:
@@ -20,6 +21,7 @@ def read_deployments(path: Path = PREFECT_YAML) -> list[dict[str, Any]]:
     Raises:
         ConfigError: the file is missing, not YAML, or declares no deployments.
     """
+    path = resolve_path(path)
     if not path.is_file():
         raise ConfigError(f"deployment file not found: {path}")
     try:
@@ -35,7 +37,8 @@ def read_deployments(path: Path = PREFECT_YAML) -> list[dict[str, Any]]:
 def load_entrypoint(entrypoint: str) -> Any:
     """The flow object named by an entrypoint such as `flows/training.py:training` (imported as a module)."""
     file, _, name = entrypoint.partition(":")
-    module = importlib.import_module(file.removesuffix(".py").replace("/", "."))
+    # `flows/x.py` in the repository is the installed module `veilflow.flows.x`.
+    module = importlib.import_module("veilflow." + file.removesuffix(".py").replace("/", "."))
     flow = getattr(module, name, None)
     if flow is None:
         raise ConfigError(f"entrypoint {entrypoint} names no object '{name}'")

@@ -12,8 +12,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-from veilflow.config import PROJECT_ROOT
-from veilflow.runtime import _OFFLINE_DEFAULTS
+from veilflow.core.paths import project_root
+from veilflow.core.runtime import _OFFLINE_DEFAULTS
+
+PROJECT_ROOT = project_root()  # the checkout: tests/conftest.py sets VEILFLOW_ROOT
+
 
 BIN = Path(sys.executable).parent
 

@@ -18,9 +18,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from veilflow.config import PROJECT_ROOT
+from veilflow.core.paths import project_root
 
 from _servers import BIN, Processes, _free_port, _wait_http, base_env, start_mlflow, start_prefect  # tests/integration/_servers.py
+
+PROJECT_ROOT = project_root()  # the checkout: tests/conftest.py sets VEILFLOW_ROOT
+
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

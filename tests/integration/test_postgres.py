@@ -23,8 +23,11 @@ from pathlib import Path
 
 import pytest
 
-from veilflow.config import PROJECT_ROOT
-from veilflow.runtime import _OFFLINE_DEFAULTS
+from veilflow.core.paths import project_root
+from veilflow.core.runtime import _OFFLINE_DEFAULTS
+
+PROJECT_ROOT = project_root()  # the checkout: tests/conftest.py sets VEILFLOW_ROOT
+
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

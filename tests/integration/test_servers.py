@@ -17,10 +17,13 @@ import urllib.request
 
 import pytest
 
-from veilflow.config import PROJECT_ROOT
-from veilflow.runtime import _OFFLINE_DEFAULTS
+from veilflow.core.paths import project_root
+from veilflow.core.runtime import _OFFLINE_DEFAULTS
 
 from _servers import BIN, Processes, _free_port, _get, _wait_http  # tests/integration/_servers.py
+
+PROJECT_ROOT = project_root()  # the checkout: tests/conftest.py sets VEILFLOW_ROOT
+
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

