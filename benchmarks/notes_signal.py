@@ -9,28 +9,24 @@ import os
 # network on a fresh cache unless this is set before it is imported (see API-NOTES.md).
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 
-import argparse  # noqa: E402
-import collections  # noqa: E402
-import shlex  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
-from pathlib import Path  # noqa: E402
+import collections
+import time
+from collections.abc import Sequence
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from sklearn.metrics import roc_auc_score  # noqa: E402
+import numpy as np
+import pandas as pd
+from _bench import CUSTOMERS_CONFIG, add_path_argument, command_line, parser, repo_root, require_file, write_report
+from sklearn.metrics import roc_auc_score
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from veilflow.core.config import load_config
+from veilflow.engines.presidio import build_analyzer
+from veilflow.tasks.data.io import NEGATIVE_NOTES, NEUTRAL_NOTES, POSITIVE_NOTES, generate_customers
+from veilflow.tasks.modeling.candidates import predict_positive, train_candidate
+from veilflow.tasks.modeling.preprocessing import split_frame
+from veilflow.tasks.privacy.policy import load_policy
+from veilflow.tasks.privacy.redaction import anonymize_frame
 
-from veilflow.tasks.privacy.anonymization import anonymize_frame, build_analyzer, load_policy  # noqa: E402
-from veilflow.tasks.data.io import NEGATIVE_NOTES, NEUTRAL_NOTES, POSITIVE_NOTES, generate_customers  # noqa: E402
-from veilflow.tasks.modeling.training import predict_positive, split_frame, train_candidate  # noqa: E402
-from veilflow.core.config import load_config  # noqa: E402
-
-DEFAULT_CONFIG = ROOT / "deploy" / "configs" / "customers.yaml"
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "notes_signal.md"
 TARGET_MAX_LOSS = 0.01
 # A fixed benchmark key: the data is synthetic and nothing here is persisted but the report.
 BENCH_KEY = b"notes-signal-benchmark-key-0001"
@@ -57,13 +53,13 @@ def signal_words_masked(raw_notes: pd.Series, anonymized_notes: pd.Series) -> di
 def run(config_path: Path, n_rows: int, kinds: Sequence[str] | None) -> dict:
     """Anonymize once per variant, train every candidate on both, and score ROC AUC on the test split."""
     config = load_config(config_path, {"dataset.n_rows": n_rows})
-    policy = load_policy(ROOT / config.dataset.pii_policy)
+    policy = load_policy(repo_root() / config.dataset.pii_policy)
     structured_only = policy.model_copy(update={"text_columns": {}})
     raw = generate_customers(n_rows=n_rows, seed=config.seed)
     analyzer = build_analyzer(config.privacy.nlp_model)
 
     started = time.perf_counter()
-    full, audit = anonymize_frame(raw, policy, analyzer, BENCH_KEY)
+    full, _audit = anonymize_frame(raw, policy, analyzer, BENCH_KEY)
     anon_seconds = time.perf_counter() - started
     notes_raw, _ = anonymize_frame(raw, structured_only, None, BENCH_KEY)
     altered = signal_words_masked(raw["notes"], full["notes"])
@@ -105,9 +101,9 @@ def render(report: dict, command: str) -> str:
         f"Reproduce: `{command}`",
         "",
         f"Data: `veilflow.tasks.data.io.generate_customers(n_rows={report['rows']}, seed={report['seed']})`; split "
-        f"`veilflow.tasks.modeling.training.split_frame` (test {report['test_size']}, validation {report['val_size']}, same seed); "
+        f"`veilflow.tasks.modeling.preprocessing.split_frame` (test {report['test_size']}, validation {report['val_size']}, same seed); "
         "candidates and parameters from `deploy/configs/customers.yaml`, fitted with "
-        "`veilflow.tasks.modeling.training.train_candidate` (same seed, same features: numeric + categorical + TF-IDF of `notes`).",
+        "`veilflow.tasks.modeling.candidates.train_candidate` (same seed, same features: numeric + categorical + TF-IDF of `notes`).",
         "",
         "Variants: **anonymized** = the real policy (`expectations/policies/customers.pii.yaml`): structured PII "
         "columns hashed/dropped/generalized and `notes` run through veilflow's analyzer (custom recognizers + "
@@ -117,7 +113,7 @@ def render(report: dict, command: str) -> str:
         "",
         f"- notes changed by anonymization: {report['notes_changed']} of {report['rows']} "
         f"(anonymizing took {report['anon_seconds']:.1f} s)",
-        f"- signal sentences altered by anonymization: "
+        "- signal sentences altered by anonymization: "
         + (", ".join(f"'{k}' x{v}" for k, v in report["altered"].items()) if report["altered"] else "none"),
         "",
         "| candidate | kind | ROC AUC anonymized | ROC AUC raw notes | loss |",
@@ -136,24 +132,17 @@ def render(report: dict, command: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rows", type=int, default=3000)
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
-    parser.add_argument("--kinds", nargs="*", default=None, help="only these candidate kinds (default: all)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    args = parser.parse_args(argv)
+    p = parser(__file__, __doc__)
+    p.add_argument("--rows", type=int, default=3000)
+    add_path_argument(p, "--config", CUSTOMERS_CONFIG, "pipeline config")
+    p.add_argument("--kinds", nargs="*", default=None, help="only these candidate kinds (default: all)")
+    args = p.parse_args(argv)
     if args.rows < 3000:
-        parser.error("--rows must be at least 3000")
-    command = "python benchmarks/notes_signal.py " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
-    )
+        p.error("--rows must be at least 3000")
+    config = require_file(args.config, "--config")
     np.random.seed(0)
-    report = run(args.config, args.rows, args.kinds)
-    text = render(report, command.strip())
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
-    print(f"wrote {args.out}")
+    report = run(config, args.rows, args.kinds)
+    write_report(args.out, render(report, command_line(__file__, argv)))
     return 0
 
 

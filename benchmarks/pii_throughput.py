@@ -2,44 +2,28 @@
 
 from __future__ import annotations
 
-import argparse
-import os
-import platform
 import re
-import shlex
-import sys
 import time
 from collections import Counter
-from datetime import datetime, timezone
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _bench import BENCH_KEY, PII_POLICY, add_path_argument, command_line, header, parser, require_file, write_report
 
-from veilflow.tasks.privacy.anonymization import (  # noqa: E402  (importing it does nothing; Presidio is imported below)
+from veilflow.engines.presidio import (  # importing these does nothing; Presidio is imported below
     DEFAULT_NLP_MODEL,
-    LANGUAGE,
     PRESIDIO_NER_CONFIGURATION,
-    PiiPolicy,
-    TextRule,
-    anonymize_frame,
     build_analyzer,
     disable_tldextract_network,
-    load_policy,
 )
-from veilflow.tasks.data.io import generate_customers  # noqa: E402
+from veilflow.tasks.data.io import generate_customers
+from veilflow.tasks.privacy.policy import LANGUAGE, PiiPolicy, TextRule, load_policy
+from veilflow.tasks.privacy.redaction import anonymize_frame
 
-DEFAULT_OUT = ROOT / "benchmarks" / "results" / "pii_throughput.md"
-POLICY = ROOT / "expectations" / "policies" / "customers.pii.yaml"
-# A fixed, non-secret benchmark key: pseudonyms here protect nothing and must be reproducible.
-BENCH_KEY = b"veilflow-benchmark-key-not-a-secret"
 CARD_MENTION = re.compile(r"Card on file (.+?) was declined")
 
 
-def ground_truth(df) -> list[tuple[int, str, str]]:
+def ground_truth(df, policy: PiiPolicy) -> list[tuple[int, str, str]]:
     """Known PII values as (row, where, value): every structured PII cell, plus each value the generator
     wrote into the notes (the row's name, e-mail, phone, and the card in its card template)."""
-    policy = load_policy(POLICY)
     truth: list[tuple[int, str, str]] = []
     for i, row in enumerate(df.itertuples(index=False)):
         rec = row._asdict()
@@ -113,19 +97,21 @@ def frame_outputs(out, columns: list[str]) -> dict[str, list[str | None]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rows", type=int, default=20_000, help="generated customer rows (default 20000)")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--model", default=DEFAULT_NLP_MODEL, help="spaCy model for both engines")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--n-process", type=int, default=1, help="veilflow worker processes for free text")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="markdown results file")
-    args = parser.parse_args(argv)
+    p = parser(__file__, __doc__)
+    p.add_argument("--rows", type=int, default=20_000, help="generated customer rows (default 20000)")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--model", default=DEFAULT_NLP_MODEL, help="spaCy model for both engines")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--n-process", type=int, default=1, help="veilflow worker processes for free text")
+    add_path_argument(p, "--policy", PII_POLICY, "PII policy")
+    args = p.parse_args(argv)
 
     disable_tldextract_network()
-    policy = load_policy(POLICY)
+    policy_path = require_file(args.policy, "--policy")
+    policy = load_policy(policy_path)
+    key = BENCH_KEY.encode()
     df = generate_customers(args.rows, args.seed)
-    truth = ground_truth(df)
+    truth = ground_truth(df, policy)
     truth_total = Counter(where for _, where, _ in truth)
     pii_columns = [*policy.columns, *policy.text_columns]
 
@@ -140,9 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     a_secs, a_out = run_naive(df, pii_columns, naive_analyzer, anonymizer)
     a_found = count_found(truth, a_out)
     # (b) veilflow, whole rows: the customers policy.
-    b_frame, audit = anonymize_frame(df, policy, analyzer, BENCH_KEY, batch_size=args.batch_size, n_process=args.n_process)
+    b_frame, audit = anonymize_frame(df, policy, analyzer, key, batch_size=args.batch_size, n_process=args.n_process)
     b_secs = audit.seconds
-    b_found = count_found(truth, frame_outputs(b_frame, list(policy.columns) + ["notes"]))
+    b_found = count_found(truth, frame_outputs(b_frame, [*policy.columns, "notes"]))
 
     # (c) free text alone: naive per-row Presidio with the policy's entities and threshold vs veilflow.
     rule = policy.text_columns["notes"]
@@ -180,14 +166,12 @@ def main(argv: list[str] | None = None) -> int:
     }
 
     kinds = sorted(truth_total)
-    command = "python benchmarks/pii_throughput.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     lines = [
         "# PII anonymization throughput",
         "",
-        f"Command: `{command.strip()}`  ",
-        f"Run: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}, {platform.python_version()}, "
-        f"{os.cpu_count()} CPU cores (shared with other jobs: compare ratios, not absolute rates), "
-        f"model `{args.model}`, {n} rows (seed {args.seed}), batch_size {args.batch_size}, n_process {args.n_process}.",
+        header(command_line(__file__, argv)),
+        f"Model `{args.model}`, {n} rows (seed {args.seed}), batch_size {args.batch_size}, n_process {args.n_process}, "
+        f"policy `{policy_path.name}`.",
         "",
         "Both sides run in one process on the same generated rows; engine build time is excluded "
         f"(naive {naive_build:.1f} s, veilflow {veil_build:.1f} s).",
@@ -195,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         "| | what runs | seconds | rows/s | true PII values hidden |",
         "|---|---|---:|---:|---:|",
         f"| (a) naive, whole rows | Presidio `analyze` + `anonymize` per cell on {len(pii_columns)} PII columns, default entities | {a_secs:.1f} | {rate['a']:.1f} | {a_total} / {len(truth)} |",
-        f"| (b) veilflow, whole rows | `anonymize_frame` with `customers.pii.yaml` | {b_secs:.1f} | {rate['b']:.1f} | {b_total} / {len(truth)} |",
+        f"| (b) veilflow, whole rows | `anonymize_frame` with `{policy_path.name}` | {b_secs:.1f} | {rate['b']:.1f} | {b_total} / {len(truth)} |",
         f"| (c) naive, notes only | Presidio per row, policy entities, threshold {rule.score_threshold} | {c_secs:.1f} | {rate['c']:.1f} | {c_total} / {len(note_truth)} |",
         f"| (c2) per row, veilflow's detection | same loop with veilflow's recognizers + post-processing, full spaCy pipeline | {c2_secs:.1f} | {rate['c2']:.1f} | {c2_total} / {len(note_truth)} |",
         f"| (d) veilflow, notes only | `anonymize_frame` on the notes column alone | {d_secs:.1f} | {rate['d']:.1f} | {d_total} / {len(note_truth)} |",
@@ -221,14 +205,11 @@ def main(argv: list[str] | None = None) -> int:
         "(NER; no parser/tagger/lemmatizer), and each pattern recognizer only runs on texts that can match it",
         "(e.g. no SSN search in a text with fewer than 9 digits). veilflow also replaces, in free text, any raw",
         "value of the row's structured PII columns (`redact_known_values`), which is why (b) hides more than (a).",
-        "(c) is plain Presidio; (d) also runs veilflow's custom recognizers (tasks/recognizers.py), whose cost",
+        "(c) is plain Presidio; (d) also runs veilflow's custom recognizers (veilflow.tasks.privacy.recognizers), whose cost",
         "is part of (d) but not of (c); (c2) runs that same detection per row, so (d)/(c2) is the engine's own speed-up.",
         "",
     ]
-    text = "\n".join(lines)
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
+    write_report(args.out, "\n".join(lines))
     return 0 if all(checks.values()) else 1
 
 

@@ -9,42 +9,47 @@ The unexpected counts of (a), (b) and (c) are checked to agree. Target: GX / pan
 
 from __future__ import annotations
 
-import argparse
 import json
-import re
-import shlex
 import statistics
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bench import RESULTS, ROOT, header, isolated_environment, md_table  # noqa: E402
+from _bench import (
+    RAW_SUITE,
+    add_path_argument,
+    command_line,
+    header,
+    isolated_environment,
+    md_table,
+    parser,
+    require_file,
+    write_report,
+)
 
-SUITE = ROOT / "expectations" / "customers.raw.json"
 SALT = "0123456789abcdef"
 _CTX = None
 
 
-def _worker_init() -> None:
-    isolated_environment("gx-worker")
+def _worker_init(suite_path: str) -> None:
+    """Build the GX context in a worker (its environment is the parent's, set up before the pool started)."""
     global _CTX
-    from veilflow.tasks.data.validation import build_gx_context, load_suite
+    from veilflow.engines.gx import build_gx_context
+    from veilflow.tasks.data.validation import load_suite
 
     _CTX = build_gx_context()
-    load_suite(SUITE)
+    load_suite(Path(suite_path))
 
 
-def _validate_part(path: str, groups: list[int]) -> tuple:
+def _validate_part(path: str, groups: list[int], suite_path: str) -> tuple:
     import pyarrow.parquet as pq
 
-    from veilflow.tasks.ops.partitions import _keyed_hashes
     from veilflow.tasks.data.validation import load_suite, validate_frame
+    from veilflow.tasks.ops.partitions import _keyed_hashes
 
     started = time.perf_counter()
     df = pq.ParquetFile(path).read_row_groups(groups).to_pandas()
-    suite = load_suite(SUITE)
+    suite = load_suite(Path(suite_path))
     report = validate_frame(df, suite, _CTX, id_column="customer_id")
     unique = {s.key: _keyed_hashes(df[s.column], SALT) for s in suite.specs if s.type == "expect_column_values_to_be_unique"}
     return report, unique, time.perf_counter() - started
@@ -109,23 +114,25 @@ def validate_pandas(df, entries: list[dict]) -> dict[str, tuple[bool, int | None
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = parser(__file__, __doc__.splitlines()[0])
     p.add_argument("--rows", type=int, default=1_000_000)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--defect-rate", type=float, default=0.01)
     p.add_argument("--repeat", type=int, default=5, help="interleaved rounds of pandas and GX; medians are reported")
-    p.add_argument("--out", type=Path, default=RESULTS / "validation_gx.md")
+    add_path_argument(p, "--suite", RAW_SUITE, "raw expectation suite (JSON)")
     args = p.parse_args()
+    suite_path = require_file(args.suite, "--suite")
     tmp = isolated_environment("gx")
+    from veilflow.engines.gx import build_gx_context
     from veilflow.tasks.data.io import generate_customers
+    from veilflow.tasks.data.validation import load_suite, validate_frame
     from veilflow.tasks.ops.partitions import merge_validation
-    from veilflow.tasks.data.validation import build_gx_context, load_suite, validate_frame
 
     t0 = time.perf_counter()
     df = generate_customers(args.rows, seed=42, defect_rate=args.defect_rate)
     gen_s = time.perf_counter() - t0
-    entries = json.loads(SUITE.read_text())["expectations"]
-    suite = load_suite(SUITE)
+    entries = json.loads(suite_path.read_text())["expectations"]
+    suite = load_suite(suite_path)
     ctx = build_gx_context()
 
     # (a0) GX whole frame as GX ships (fingerprints each batch: the frame is hashed twice per validate); once
@@ -158,12 +165,12 @@ def main() -> int:
     df.to_parquet(path, row_group_size=per)
     starts = list(range(0, args.rows, per))
     del df
-    with ProcessPoolExecutor(args.workers, initializer=_worker_init) as pool:
+    with ProcessPoolExecutor(args.workers, initializer=_worker_init, initargs=(str(suite_path),)) as pool:
         list(pool.map(time.sleep, [0.5] * args.workers))  # start the workers (and their GX contexts)
         part_times = []
         for _ in range(args.repeat):
             t0 = time.perf_counter()
-            parts = list(pool.map(_validate_part, [str(path)] * len(starts), [[i] for i in range(len(starts))]))
+            parts = list(pool.map(_validate_part, [str(path)] * len(starts), [[i] for i in range(len(starts))], [str(suite_path)] * len(starts)))
             merged = merge_validation([r for r, _, _ in parts], starts, suite, [u for _, u, _ in parts])
             part_times.append(time.perf_counter() - t0)
         part_s = statistics.median(part_times)
@@ -184,11 +191,11 @@ def main() -> int:
         {"what": f"(b) GX, {len(starts)} partitions in {args.workers} processes (read + validate + merge)", "seconds": f"{part_s:.2f}", "x pandas": f"{part_s / pandas_s:.2f}"},
     ]
     best = min(gx_s, part_s) / pandas_s
-    command = "python benchmarks/validation_gx.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = command_line(__file__)
     text = "\n".join([
         "# Raw-suite validation: Great Expectations vs plain pandas", "", header(command), "",
         f"{args.rows:,} generated rows (defect rate {args.defect_rate}, generated in {gen_s:.1f} s, not timed), "
-        f"suite `customers.raw` ({len(entries)} expectations). GX context build and GX's first-call set-up excluded. "
+        f"suite `{suite.name}` ({len(entries)} expectations). GX context build and GX's first-call set-up excluded. "
         f"Seconds are medians of {args.repeat} interleaved rounds (a0: one round).", "",
         md_table(rows, ["what", "seconds", "x pandas"]), "",
         "Per-partition GX seconds inside the workers (last round): " + ", ".join(f"{s:.2f}" for _, _, s in parts), "",
@@ -198,9 +205,7 @@ def main() -> int:
         f"- the three agree on every success flag and unexpected count: {'PASS' if not mismatches else 'FAIL: ' + '; '.join(mismatches[:5])}",
         "",
     ])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(text)
+    write_report(args.out, text)
     return 0
 
 

@@ -5,19 +5,23 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from prefect import flow, get_run_logger
 from pydantic import BaseModel, ConfigDict, Field
 
-from veilflow.flows._publish import publish
-from veilflow.flows import prefect_tasks as t
 from veilflow.engines import tracking
-from veilflow.tasks.privacy.anonymization import build_analyzer
+from veilflow.engines.gx import build_gx_context
+from veilflow.engines.presidio import build_analyzer
+from veilflow.engines.secrets import resolve_key
+from veilflow.flows import prefect_tasks as t
+from veilflow.flows._publish import publish
 from veilflow.tasks.data.io import fingerprint_frame
 from veilflow.tasks.ops.reporting import mlflow_run_url
 from veilflow.tasks.ops.scoring import start_champion_run
-from veilflow.tasks.data.validation import build_gx_context
-from veilflow.engines.secrets import resolve_key
+
+if TYPE_CHECKING:
+    from prefect.client.schemas.objects import FlowRun
 
 
 class MonitoringConfig(BaseModel):
@@ -58,7 +62,8 @@ def _trigger_retraining(deployment: str) -> tuple[bool, str, str | None]:
     from prefect.deployments import run_deployment
 
     try:
-        run = run_deployment(deployment, timeout=0)
+        # Called from the sync `monitoring` flow, so Prefect's async_dispatch returns the FlowRun itself, not a coroutine.
+        run = cast("FlowRun", run_deployment(deployment, timeout=0))
     except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else ""
         return False, f"retraining could not be triggered: deployment '{deployment}' unavailable ({type(exc).__name__}: {first[:200]})", None
@@ -70,10 +75,10 @@ def _trigger_retraining(deployment: str) -> tuple[bool, str, str | None]:
     description="Drift of a new batch vs the champion's training profile (PSI, KS / chi-squared, predictions, data quality); retrains above the threshold.",
 )
 def monitoring(config: MonitoringConfig = MonitoringConfig()) -> MonitoringResult:
-    from veilflow.tasks.data.drift import compare_to_profile, plot_drift
+    from veilflow.tasks.data.drift import plot_drift
+    from veilflow.tasks.modeling.candidates import predict_positive
     from veilflow.tasks.ops.monitoring import apply_drift, drift_markdown, load_version_profile
     from veilflow.tasks.ops.scoring import resolve_champion
-    from veilflow.tasks.modeling.training import predict_positive
 
     logger = get_run_logger()
     client = tracking.make_client()

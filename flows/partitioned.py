@@ -14,11 +14,18 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from veilflow.flows import prefect_tasks as t
-from veilflow.tasks.ops.partitions import MergedPartitions, MergedScoring, merge_partitions, merge_scored, plan_file_partitions, plan_partitions
 from veilflow.core.config import ExecutionConfig, PipelineConfig, resolve_path
 from veilflow.core.errors import ConfigError
 from veilflow.engines.secrets import resolve_key
+from veilflow.flows import prefect_tasks as t
+from veilflow.tasks.ops.partitions import (
+    MergedPartitions,
+    MergedScoring,
+    merge_partitions,
+    merge_scored,
+    plan_file_partitions,
+    plan_partitions,
+)
 
 
 def _flow_api_url() -> str | None:

@@ -7,24 +7,36 @@ Steps upstream of anonymization hold raw PII: they never persist results and nev
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TypedDict
 
 from prefect import task
-from prefect.cache_policies import NO_CACHE
+from prefect.cache_policies import NO_CACHE, CachePolicy
 
-from veilflow.tasks.data import io as data
 from veilflow.tasks.data import drift
-from veilflow.tasks.privacy import leak_scan
-from veilflow.tasks.ops import lifecycle
-from veilflow.tasks.ops import monitoring
-from veilflow.tasks.ops import partitions
-from veilflow.tasks.ops import scoring
-from veilflow.tasks.ops import steps
+from veilflow.tasks.data import io as data
+from veilflow.tasks.ops import audit, lifecycle, monitoring, partitions, scoring, steps
+
+
+
+class _Storage(TypedDict):
+    """The caching / persistence keywords shared by a group of `task(...)` declarations."""
+
+    cache_policy: CachePolicy
+    persist_result: bool
+
+
+class _Retries(TypedDict):
+    """The retry keywords shared by the steps that talk to MLflow."""
+
+    retries: int
+    retry_delay_seconds: list[float]
+
 
 # Raw data lives only in memory: no result persistence, no cache, no input hashing.
-_RAW = dict(cache_policy=NO_CACHE, persist_result=False)
+_RAW: _Storage = {"cache_policy": NO_CACHE, "persist_result": False}
 # Downstream steps still hold frames and engines in memory; nothing of theirs is persisted either.
-_MEM = dict(cache_policy=NO_CACHE, persist_result=False)
-_TRACKING_RETRIES = dict(retries=2, retry_delay_seconds=[1, 4])
+_MEM: _Storage = {"cache_policy": NO_CACHE, "persist_result": False}
+_TRACKING_RETRIES: _Retries = {"retries": 2, "retry_delay_seconds": [1, 4]}
 
 load_data = task(name="load-data", description="Load or generate the dataset and fingerprint it.", tags=["raw-pii"], **_RAW)(
     steps.load_data
@@ -130,4 +142,4 @@ scan_leaks = task(
     name="leak-scan",
     description="Search every param, tag, metric name, artifact, dataset, model and Prefect log/artifact of the run for raw PII and the key.",
     **_MEM,
-)(leak_scan.leak_scan_step)
+)(audit.leak_scan_step)

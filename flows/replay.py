@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from veilflow.engines import tracking
-from veilflow.tasks.ops.steps import load_data
 from veilflow.core.config import parse_config
 from veilflow.core.errors import DataLoadError
+from veilflow.engines import tracking
+from veilflow.tasks.ops.steps import load_data
 
 COMPARED_PREFIXES = ("test.", "champion.")
 

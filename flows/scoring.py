@@ -4,23 +4,32 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-
 from prefect import flow, get_run_logger
 from pydantic import BaseModel, ConfigDict, Field
 
-from veilflow.flows._publish import publish
-from veilflow.flows import prefect_tasks as t
-from veilflow.engines import tracking
-from veilflow.tasks.privacy.anonymization import build_analyzer
-from veilflow.tasks.data.io import fingerprint_frame
-from veilflow.tasks.ops.reporting import mlflow_run_url, scoring_summary
-from veilflow.tasks.ops.scoring import quarantine_batch, resolve_champion, start_champion_run, write_parquet_atomically
-from veilflow.tasks.data.validation import build_gx_context
 from veilflow.core.config import ExecutionConfig, resolve_path
 from veilflow.core.errors import DataValidationError
+from veilflow.engines import tracking
+from veilflow.engines.gx import build_gx_context
+from veilflow.engines.presidio import build_analyzer
 from veilflow.engines.secrets import resolve_key
+from veilflow.flows import prefect_tasks as t
+from veilflow.flows._publish import publish
+from veilflow.tasks.data.io import fingerprint_frame
+from veilflow.tasks.ops.reporting import mlflow_run_url, scoring_summary
+from veilflow.tasks.ops.scoring import (
+    ChampionModel,
+    quarantine_batch,
+    resolve_champion,
+    start_champion_run,
+    write_parquet_atomically,
+)
+
+if TYPE_CHECKING:
+    from veilflow.tasks.data.validation import ValidationReport
 
 
 class ScoringConfig(BaseModel):
@@ -57,7 +66,9 @@ class ScoringResult(BaseModel):
     quarantine_path: str | None
 
 
-def _score_partitioned(config: ScoringConfig, champion, client, run_id: str):
+def _score_partitioned(
+    config: ScoringConfig, champion: ChampionModel, client: tracking.TrackingClient, run_id: str
+) -> tuple[pd.DataFrame, ValidationReport, dict[str, Any], pd.DataFrame]:
     """The partitioned path: `score-partitions` subflow on the configured runner, then the merged
     report's critical check. Returns (anonymized batch, merged report, audit dict, predictions indexed
     by batch position)."""
@@ -128,10 +139,11 @@ def scoring(config: ScoringConfig) -> ScoringResult:
             # Scored per partition; rows quarantined only by cross-partition checks (duplicates) are dropped.
             predictions = predictions.loc[clean.index].reset_index(drop=True)
         write_parquet_atomically(predictions, out_path)
+        rows_in, rows_scored, rows_quarantined = len(anonymized), len(predictions), len(quarantined)
         counts = {
-            "rows_in": len(anonymized),
-            "rows_scored": len(predictions),
-            "rows_quarantined": len(quarantined),
+            "rows_in": rows_in,
+            "rows_scored": rows_scored,
+            "rows_quarantined": rows_quarantined,
             "positive_rate": float((predictions["prediction"] == 1).mean()),
             "mean_probability": float(predictions["probability"].mean()),
         }
@@ -144,9 +156,9 @@ def scoring(config: ScoringConfig) -> ScoringResult:
         run_id=run_id,
         model_name=champion.model_name,
         model_version=champion.version,
-        rows_in=counts["rows_in"],
-        rows_scored=counts["rows_scored"],
-        rows_quarantined=counts["rows_quarantined"],
+        rows_in=rows_in,
+        rows_scored=rows_scored,
+        rows_quarantined=rows_quarantined,
         output_path=str(out_path),
         quarantine_path=str(q_path) if len(quarantined) else None,
     )

@@ -14,17 +14,17 @@ from prefect.runtime import flow_run
 from prefect.states import Completed
 from pydantic import BaseModel
 
-from veilflow.flows import prefect_tasks as t
-from veilflow.engines import tracking
-from veilflow.tasks.data.io import fingerprint_frame
-from veilflow.tasks.privacy.anonymization import build_analyzer
-from veilflow.tasks.privacy.leak_scan import index_for_config
-from veilflow.tasks.ops.steps import candidate_grid, check_feature_columns, pick_best
-from veilflow.tasks.data.validation import build_gx_context
 from veilflow.core.config import PipelineConfig
 from veilflow.core.provenance import code_version
-from veilflow.engines.secrets import resolve_key
 from veilflow.core.state import suppression_list_path
+from veilflow.engines import tracking
+from veilflow.engines.gx import build_gx_context
+from veilflow.engines.presidio import build_analyzer
+from veilflow.engines.secrets import resolve_key
+from veilflow.flows import prefect_tasks as t
+from veilflow.tasks.data.io import fingerprint_frame
+from veilflow.tasks.ops.steps import GateEvidence, candidate_grid, check_feature_columns, pick_best
+from veilflow.tasks.privacy.leak_scan import index_for_config
 
 
 class TrainingResult(BaseModel):
@@ -54,7 +54,7 @@ def _mlflow_run_url(experiment_id: str, run_id: str) -> str:
     description="Train on PII-bearing data safely: validate, anonymize, leak-guard, train, explain, evaluate, gate, promote.",
     log_prints=False,
 )
-def training(config: PipelineConfig = PipelineConfig()) -> Any:
+def training(config: PipelineConfig) -> Any:
     """Run one training pipeline; returns a TrainingResult (state named "Rejected" when a gate fails)."""
     logger = get_run_logger()
     client = tracking.make_client()
@@ -166,10 +166,11 @@ def _train(config: PipelineConfig, client: Any, experiment_id: str, run_id: str,
             primary_value=evaluation["metrics"][config.training.primary_metric],
             data_fingerprint=fingerprint,
         )
-    decision = t.register_and_gate(
-        best, model_uri, model_id, test, evaluation, explanation, audit, leak, fingerprint, config, client, run_id, out_dir,
-        risk=risk,
+    evidence = GateEvidence(
+        model_uri=model_uri, model_id=model_id, fingerprint=fingerprint, evaluation=evaluation, explanation=explanation,
+        audit=audit, leak=leak, risk=risk,
     )
+    decision = t.register_and_gate(best, evidence, test, config, client, run_id, out_dir)
     return TrainingResult(
         run_id=run_id,
         experiment_id=experiment_id,

@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from veilflow.tasks.data.io import generate_customers
-from veilflow.core.paths import project_root
 from veilflow.core.errors import ConfigError, DataLoadError, DataValidationError
+from veilflow.core.paths import project_root
+from veilflow.tasks.data.io import generate_customers
 
 PROJECT_ROOT = project_root()  # the checkout: tests/conftest.py sets VEILFLOW_ROOT
 

@@ -37,7 +37,7 @@ def prefect_harness():
         yield
 
 
-@pytest.fixture()
+@pytest.fixture
 def tracking_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A fresh MLflow SQLite store for one test."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"

@@ -9,27 +9,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from pydantic import ValidationError
 
-from veilflow.tasks.privacy.anonymization import (
-    PATTERN_ONLY,
-    PRESIDIO_NER_CONFIGURATION,
-    ColumnRule,
-    PiiPolicy,
-    TextRule,
-    anonymize_frame,
-    build_analyzer,
-    check_leaks,
-    decrypt_frame,
-    engine_label,
-    enforce_no_leaks,
-    load_policy,
-    pseudonymize_values,
-    validate_policy_against,
-)
-from veilflow.tasks.data.io import generate_customers
-from veilflow.core.paths import project_root
 from veilflow.core.errors import ConfigError, MissingKeyError, PiiLeakError
+from veilflow.core.paths import project_root
+from veilflow.engines.presidio import PATTERN_ONLY, PRESIDIO_NER_CONFIGURATION, build_analyzer
 from veilflow.engines.secrets import resolve_key
+from veilflow.tasks.data.io import generate_customers
+from veilflow.tasks.privacy.leak_guard import check_leaks, enforce_no_leaks
+from veilflow.tasks.privacy.policy import ColumnRule, PiiPolicy, TextRule, load_policy, validate_policy_against
+from veilflow.tasks.privacy.pseudonyms import decrypt_frame, pseudonymize_values
+from veilflow.tasks.privacy.redaction import anonymize_frame, engine_label
 
 PROJECT_ROOT = project_root()  # the checkout: tests/conftest.py sets VEILFLOW_ROOT
 
@@ -98,7 +88,7 @@ def test_load_policy_when_breast_cancer_file_then_empty_policy_needs_no_key() ->
 
 def test_load_policy_when_valid_yaml_then_frozen(tmp_path: Path) -> None:
     policy = load_policy(_write(tmp_path, VALID_POLICY))
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         policy.leak_tolerance = 5  # type: ignore[misc]
 
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 import yaml
+from bad_inputs import CASES, CONFIG_CASES, BadConfig, BadInput, base_frame, gates_for_small_data
 from mlflow import MlflowClient
 
-from bad_inputs import CASES, CONFIG_CASES, BadConfig, BadInput, base_frame, gates_for_small_data
 from veilflow.core.config import load_config
 from veilflow.core.paths import project_root
 

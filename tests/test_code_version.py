@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
+from veilflow.core.config import load_config
+from veilflow.core.errors import ConfigError
+from veilflow.core.paths import project_root
+from veilflow.core.provenance import code_version, is_known_commit
 from veilflow.tasks.data.io import generate_customers
 from veilflow.tasks.ops.scoring import verify_code_version
-from veilflow.core.config import load_config
-from veilflow.core.paths import project_root
-from veilflow.core.errors import ConfigError
-from veilflow.core.provenance import code_version, is_known_commit
 
 PROJECT_ROOT = project_root()  # the checkout: tests/conftest.py sets VEILFLOW_ROOT
 

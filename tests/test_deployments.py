@@ -5,12 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from veilflow.core.errors import ConfigError
+from veilflow.core.paths import project_root
+from veilflow.deployments import PREFECT_YAML, build_runner_deployments, load_entrypoint, read_deployments, validated_parameters
 from veilflow.tasks.data.io import generate_customers
 from veilflow.tasks.ops.monitoring import apply_drift
 from veilflow.tasks.ops.reporting import markdown_table, training_summary
-from veilflow.core.paths import project_root
-from veilflow.deployments import PREFECT_YAML, build_runner_deployments, load_entrypoint, read_deployments, validated_parameters
-from veilflow.core.errors import ConfigError
 
 
 @pytest.mark.parametrize("entry", read_deployments(), ids=lambda e: e["name"])
@@ -66,7 +66,7 @@ def test_apply_drift_when_strength_one_then_charges_up_tenure_down_and_input_unt
 
 
 @pytest.mark.parametrize(
-    "strength, frame",
+    ("strength", "frame"),
     [
         (1.5, generate_customers(5, seed=1)),  # strength out of range
         (0.5, pd.DataFrame({"x": [1, 2]})),  # not a customers frame

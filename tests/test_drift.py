@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from veilflow.tasks.data.io import generate_customers
 from veilflow.tasks.data.drift import (
     OTHER,
     PREDICTION_FEATURE,
@@ -21,6 +20,7 @@ from veilflow.tasks.data.drift import (
     plot_drift,
     population_stability_index,
 )
+from veilflow.tasks.data.io import generate_customers
 
 NUMERIC = ["tenure_months", "monthly_charges", "num_support_tickets"]
 CATEGORICAL = ["contract_type", "payment_method", "plan", "age_band"]

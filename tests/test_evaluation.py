@@ -20,10 +20,10 @@ from veilflow.tasks.modeling.evaluation import (
     compute_metrics,
     expected_calibration_error,
     perturb_frame,
-    plot_evaluation,
     robustness_report,
     slice_metrics,
 )
+from veilflow.tasks.modeling.plots import plot_evaluation
 
 
 def _noisy_scores(n: int, seed: int, ties: bool = False) -> tuple[np.ndarray, np.ndarray]:

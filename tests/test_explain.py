@@ -13,7 +13,9 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 
 import veilflow.tasks.modeling.explain as explain_module
+from veilflow.engines.pyfunc import ProbabilityModel
 from veilflow.tasks.data.io import generate_customers, load_breast_cancer_frame
+from veilflow.tasks.modeling.candidates import KINDS, TrainedCandidate, train_candidate
 from veilflow.tasks.modeling.explain import (
     Explanation,
     explain_global,
@@ -22,7 +24,7 @@ from veilflow.tasks.modeling.explain import (
     permutation_importance_table,
     reason_codes,
 )
-from veilflow.tasks.modeling.training import KINDS, ProbabilityModel, TrainedCandidate, build_preprocessor, split_frame, train_candidate
+from veilflow.tasks.modeling.preprocessing import build_preprocessor, split_frame
 
 NUMERIC = ["tenure_months", "monthly_charges", "num_support_tickets"]
 CATEGORICAL = ["contract_type", "payment_method", "plan", "age_band"]

@@ -6,17 +6,16 @@ client method under test is wrapped to fail a set number of times before calling
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
+from bad_inputs import base_frame, gates_for_small_data
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from bad_inputs import base_frame, gates_for_small_data
-from veilflow.engines import tracking
 from veilflow.core.config import load_config
 from veilflow.core.paths import project_root
+from veilflow.engines import tracking
 
 PROJECT_ROOT = project_root()  # the checkout: tests/conftest.py sets VEILFLOW_ROOT
 
@@ -149,7 +148,7 @@ def _crash(monkeypatch: pytest.MonkeyPatch, target: str, kind: str | None = None
 @pytest.mark.parametrize(
     ("target", "kind"),
     [
-        ("veilflow.tasks.modeling.training.train_candidate", "torch_mlp"),  # one candidate's fit crashes; the other finished
+        ("veilflow.tasks.modeling.candidates.train_candidate", "torch_mlp"),  # one candidate's fit crashes; the other finished
         ("veilflow.tasks.modeling.evaluation.bootstrap_ci", None),  # evaluation crashes after training finished
     ],
     ids=["training", "evaluation"],

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _configs import DEFAULTS
 from mlflow import MlflowClient
 
-from veilflow.tasks.data.io import generate_customers
 from veilflow.core.config import load_config
 from veilflow.core.paths import project_root
+from veilflow.tasks.data.io import generate_customers
 
 PROJECT_ROOT = project_root()  # the checkout: tests/conftest.py sets VEILFLOW_ROOT
 
@@ -99,7 +100,7 @@ def test_scoring_when_batch_has_defects_then_bad_rows_quarantined_with_reason_an
     assert {"probability", "prediction", "reason_1", "reason_2", "reason_3", "model_version"} <= set(preds.columns)
     assert preds["probability"].between(0, 1).all()
     assert preds["reason_1"].notna().mean() > 0.5
-    assert set(preds["reason_1"].dropna()) <= set(load_config(None).dataset.feature_columns)
+    assert set(preds["reason_1"].dropna()) <= set(load_config(DEFAULTS).dataset.feature_columns)
     # Ids are pseudonyms, never the raw customer ids.
     assert not set(preds["customer_id"]) & set(batch["customer_id"])
     quarantined = pd.read_parquet(result.quarantine_path)

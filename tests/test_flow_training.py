@@ -6,16 +6,14 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import mlflow
-import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from veilflow.tasks.data.io import generate_customers
 from veilflow.core.config import load_config
 from veilflow.core.paths import project_root
+from veilflow.tasks.data.io import generate_customers
 
 PROJECT_ROOT = project_root()  # the checkout: tests/conftest.py sets VEILFLOW_ROOT
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 
 import pytest
+from _configs import DEFAULTS
 from mlflow import MlflowClient
 
-from veilflow.engines import tracking
-from veilflow.tasks.ops.forget import AFFECTED_TAG
-from veilflow.tasks.privacy.leak_scan import LeakIndex, scan_run, scan_texts
-from veilflow.tasks.ops.lifecycle import MEMBERSHIP_ARTIFACT
-from veilflow.tasks.privacy.membership import MembershipIndex, SuppressionList, pseudonymize_subject, read_erasure_log
-from veilflow.tasks.ops.steps import load_data
 from veilflow.core.config import load_config
 from veilflow.core.paths import project_root
+from veilflow.engines import tracking
+from veilflow.engines.leak_sources import scan_run
+from veilflow.tasks.ops.forget import AFFECTED_TAG
+from veilflow.tasks.ops.lifecycle import MEMBERSHIP_ARTIFACT
+from veilflow.tasks.ops.steps import load_data
+from veilflow.tasks.privacy.leak_scan import LeakIndex, scan_texts
+from veilflow.tasks.privacy.membership import MembershipIndex, SuppressionList, pseudonymize_subject, read_erasure_log
 
 PROJECT_ROOT = project_root()  # the checkout: tests/conftest.py sets VEILFLOW_ROOT
 
@@ -28,7 +30,7 @@ SMALL = {
 }
 
 
-@pytest.fixture()
+@pytest.fixture
 def state_dir(tmp_path, monkeypatch):
     d = tmp_path / "state"
     monkeypatch.setenv("VEILFLOW_STATE_DIR", str(d))
@@ -44,7 +46,7 @@ def _membership(client: MlflowClient, run_id: str, tmp) -> MembershipIndex:
 
 
 def test_load_data_when_subject_suppressed_then_rows_dropped_and_counted(tmp_path):
-    config = load_config(None, {"dataset.n_rows": 200})
+    config = load_config(DEFAULTS, {"dataset.n_rows": 200})
     key = b"test-key-0123456789abcdef-not-a-secret"
     subject = str(load_data(config).frame["customer_id"].dropna().iloc[7])
     path = tmp_path / "suppression.json"
@@ -66,8 +68,8 @@ def test_forget_when_subject_in_run_a_only_then_reported_for_a_and_apply_retrain
 ):
     import os
 
-    from veilflow.flows.training import training
     from veilflow.cli.main import main
+    from veilflow.flows.training import training
 
     key = os.environ["VEILFLOW_PII_KEY"].encode()
     config_a = load_config(PROJECT_ROOT / "deploy/configs/customers.yaml", SMALL)
@@ -175,8 +177,8 @@ def test_rollback_to_unaffected_when_champion_affected_then_newest_clean_passed_
 
 
 def test_rollback_to_unaffected_when_no_clean_version_passed_then_promotion_rejected(tracking_uri, tmp_path):
-    from veilflow.tasks.ops.forget import rollback_to_unaffected
     from veilflow.core.errors import PromotionRejected
+    from veilflow.tasks.ops.forget import rollback_to_unaffected
 
     client = MlflowClient(tracking_uri)
     _registry_with_versions(client, "rb2", 2, passed={2}, tmp_dir=tmp_path)

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from veilflow.core.config import GateConfig
+from veilflow.engines.smoke import read_example
 from veilflow.tasks.modeling.gates import (
     GateDecision,
     SmokeResult,
@@ -16,8 +18,6 @@ from veilflow.tasks.modeling.gates import (
     evaluate_gates,
     run_smoke_test,
 )
-from veilflow.core.config import GateConfig
-from veilflow.engines.smoke import read_example
 
 GATES = GateConfig(
     floors={"roc_auc": 0.6, "log_loss": 0.7},

@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from veilflow.tasks.privacy.leak_scan import LeakIndex, build_leak_index, scan_run, scan_texts
 from veilflow.core.config import load_config
 from veilflow.core.paths import project_root
+from veilflow.engines.leak_sources import scan_run
+from veilflow.tasks.privacy.leak_scan import LeakIndex, build_leak_index, scan_texts
 
 PROJECT_ROOT = project_root()  # the checkout: tests/conftest.py sets VEILFLOW_ROOT
 
@@ -66,8 +67,8 @@ def test_scan_texts_when_value_present_then_hit_names_place_not_value():
 
 
 def test_build_leak_index_when_policy_column_missing_then_config_error():
-    from veilflow.tasks.privacy.anonymization import load_policy
     from veilflow.core.errors import ConfigError
+    from veilflow.tasks.privacy.policy import load_policy
 
     policy = load_policy(PROJECT_ROOT / "expectations/policies/customers.pii.yaml")
     with pytest.raises(ConfigError, match="missing from the raw frame"):
@@ -82,14 +83,14 @@ def _config(name: str):
     )
 
 
-@pytest.fixture()
+@pytest.fixture
 def planted_leak(monkeypatch):
     """Replace the flow's explain task by one that also logs a raw e-mail (a tag, an artifact, a Prefect log line)."""
     from prefect import get_run_logger, task
     from prefect.cache_policies import NO_CACHE
 
-    from veilflow.flows import prefect_tasks as t
     from veilflow.engines import tracking
+    from veilflow.flows import prefect_tasks as t
     from veilflow.tasks.ops.steps import load_data
 
     config = _config("leak-planted")
@@ -112,8 +113,8 @@ def test_training_flow_when_task_logs_raw_email_then_leak_scan_fails_run_and_aud
     prefect_harness, tracking_uri, planted_leak, capsys
 ):
 
-    from veilflow.flows.training import training
     from veilflow.cli.main import main
+    from veilflow.flows.training import training
 
     config, email = planted_leak
     state = training(config, return_state=True)
@@ -144,8 +145,8 @@ def test_training_flow_when_task_logs_raw_email_then_leak_scan_fails_run_and_aud
 
 @pytest.mark.slow
 def test_training_flow_when_nothing_raw_logged_then_leak_scan_passes_and_audit_clean(prefect_harness, tracking_uri, capsys):
-    from veilflow.flows.training import training
     from veilflow.cli.main import main
+    from veilflow.flows.training import training
 
     state = training(_config("leak-clean"), return_state=True)
     assert state.is_completed(), state.message

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from veilflow.tasks.privacy.anonymization import ColumnRule, PiiPolicy, anonymize_frame, pseudonymize_values
+from veilflow.core.errors import ConfigError, MissingKeyError
 from veilflow.tasks.data.io import generate_customers
 from veilflow.tasks.privacy.membership import (
     BloomMembership,
@@ -24,7 +24,9 @@ from veilflow.tasks.privacy.membership import (
     pseudonymize_subject,
     read_erasure_log,
 )
-from veilflow.core.errors import ConfigError, MissingKeyError
+from veilflow.tasks.privacy.policy import ColumnRule, PiiPolicy
+from veilflow.tasks.privacy.pseudonyms import pseudonymize_values
+from veilflow.tasks.privacy.redaction import anonymize_frame
 
 KEY = b"unit-test-key-0123456789abcdef"
 OTHER_KEY = b"another-test-key-fedcba9876543210"

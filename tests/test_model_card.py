@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 from markdown_it import MarkdownIt
 
+from veilflow.core.config import GateConfig
 from veilflow.tasks.data.io import generate_customers
 from veilflow.tasks.modeling.evaluation import bootstrap_ci, compute_metrics, slice_metrics
 from veilflow.tasks.modeling.gates import SmokeResult, evaluate_gates
 from veilflow.tasks.modeling.model_card import render_model_card
-from veilflow.core.config import GateConfig
 
 PII_COLUMNS = ["customer_id", "full_name", "email", "phone", "street_address", "ssn", "date_of_birth", "notes"]
 

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _configs import DEFAULTS
 
+from veilflow.core.config import load_config
+from veilflow.core.errors import ConfigError, DataLoadError
 from veilflow.tasks.data.io import fingerprint_frame, generate_customers
 from veilflow.tasks.ops.partitions import (
     combine_fingerprint,
@@ -18,15 +21,13 @@ from veilflow.tasks.ops.partitions import (
     read_file_partition,
     read_partition,
 )
-from veilflow.core.config import load_config
-from veilflow.core.errors import ConfigError, DataLoadError
 
 KEY = b"test-key-0123456789abcdef-not-a-secret"
 
 
 def _config(**overrides):
     base = {"dataset.n_rows": 900, "execution.partition_rows": 400, "privacy.nlp_model": "none"}
-    return load_config(None, {**base, **overrides})
+    return load_config(DEFAULTS, {**base, **overrides})
 
 
 def test_plan_when_generated_rows_then_fixed_size_partitions_cover_all_rows():
@@ -36,7 +37,7 @@ def test_plan_when_generated_rows_then_fixed_size_partitions_cover_all_rows():
 
 def test_plan_when_partitioning_off_then_config_error():
     with pytest.raises(ConfigError, match="partition_rows is null"):
-        plan_partitions(load_config(None, {"dataset.n_rows": 100}))
+        plan_partitions(load_config(DEFAULTS, {"dataset.n_rows": 100}))
 
 
 def test_read_partition_when_one_partition_then_equals_unpartitioned_generation():
@@ -60,7 +61,7 @@ def test_plan_when_parquet_row_groups_then_grouped_and_read_back(tmp_path: Path)
     frame = generate_customers(1000, seed=3)
     path = tmp_path / "customers.parquet"
     frame.to_parquet(path, row_group_size=250)
-    cfg = load_config(None, {"dataset.source": "file", "dataset.path": str(path), "execution.partition_rows": 500})
+    cfg = load_config(DEFAULTS, {"dataset.source": "file", "dataset.path": str(path), "execution.partition_rows": 500})
     specs = plan_partitions(cfg)
     assert [(s.start, s.rows, s.row_groups) for s in specs] == [(0, 500, (0, 1)), (500, 500, (2, 3))]
     back = pd.concat([read_partition(s, cfg) for s in specs])
@@ -68,7 +69,7 @@ def test_plan_when_parquet_row_groups_then_grouped_and_read_back(tmp_path: Path)
 
 
 def test_plan_when_folder_without_shards_then_data_load_error(tmp_path: Path):
-    cfg = load_config(None, {"dataset.source": "file", "dataset.path": str(tmp_path), "execution.partition_rows": 10})
+    cfg = load_config(DEFAULTS, {"dataset.source": "file", "dataset.path": str(tmp_path), "execution.partition_rows": 10})
     with pytest.raises(DataLoadError, match="no Parquet shards"):
         plan_partitions(cfg)
 
@@ -90,8 +91,8 @@ def test_plan_file_when_csv_then_one_whole_partition_and_missing_parquet_is_one_
     assert [(s.kind, s.start) for s in plan_file_partitions(csv, 10, max_bytes=10**9)] == [("whole", 0)]
     with pytest.raises(DataLoadError, match="input file not found: .*missing.parquet"):
         plan_file_partitions(tmp_path / "missing.parquet", 10, max_bytes=10**9)
+    generate_customers(50, seed=6).to_parquet(tmp_path / "big.parquet")
     with pytest.raises(DataLoadError, match="over the 100-byte limit"):
-        generate_customers(50, seed=6).to_parquet(tmp_path / "big.parquet")
         plan_file_partitions(tmp_path / "big.parquet", 10, max_bytes=100)
 
 
@@ -116,7 +117,7 @@ def test_merge_when_id_duplicated_across_partitions_then_unique_expectation_fail
     frame.loc[350, "customer_id"] = frame.loc[10, "customer_id"]  # same id in partitions 0 and 1
     path = tmp_path / "dup.parquet"
     frame.to_parquet(path, row_group_size=200)
-    cfg = load_config(None, {"dataset.source": "file", "dataset.path": str(path), "execution.partition_rows": 200, "privacy.nlp_model": "none"})
+    cfg = load_config(DEFAULTS, {"dataset.source": "file", "dataset.path": str(path), "execution.partition_rows": 200, "privacy.nlp_model": "none"})
     specs = plan_partitions(cfg)
     outputs = [process_partition_here(s, cfg, KEY, "fedcba9876543210") for s in specs]
     assert all(o.validation.critical_success for o in outputs)  # each partition alone is fine
@@ -145,7 +146,7 @@ def test_training_when_dask_two_workers_vs_threads_then_identical_results(prefec
     from veilflow.engines import tracking
 
     cfg = load_config(
-        None,
+        DEFAULTS,
         {
             "dataset.n_rows": 800,
             "dataset.defect_rate": 0.01,
@@ -254,7 +255,6 @@ def test_local_dask_cluster_when_started_then_workers_skip_profiler_and_malloc_t
     from veilflow.flows.partitioned import local_dask_cluster
 
     def probe() -> tuple:
-        import os
 
         import dask
 
@@ -283,7 +283,7 @@ def test_build_task_runner_when_ray_missing_then_one_line_config_error():
 def test_build_gx_context_when_built_then_gx_batch_fingerprinting_is_off():
     import great_expectations.execution_engine.pandas_execution_engine as pandas_engine
 
-    from veilflow.tasks.data.validation import build_gx_context
+    from veilflow.engines.gx import build_gx_context
 
     build_gx_context()
     # GX hashes every batch below this size (twice per validate); veilflow fingerprints data itself.

@@ -10,8 +10,8 @@ import pytest
 from mlflow import MlflowClient
 
 from veilflow.core.config import load_config
-from veilflow.core.paths import project_root
 from veilflow.core.errors import PromotionRejected
+from veilflow.core.paths import project_root
 
 PROJECT_ROOT = project_root()  # the checkout: tests/conftest.py sets VEILFLOW_ROOT
 

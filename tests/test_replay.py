@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from mlflow import MlflowClient
 
-from veilflow.tasks.data.io import generate_customers
 from veilflow.core.config import load_config
-from veilflow.core.paths import project_root
 from veilflow.core.errors import DataLoadError
+from veilflow.core.paths import project_root
+from veilflow.tasks.data.io import generate_customers
 
 PROJECT_ROOT = project_root()  # the checkout: tests/conftest.py sets VEILFLOW_ROOT
 
@@ -39,8 +39,8 @@ def _config(path):
 
 
 def test_replay_when_same_config_and_data_then_every_metric_identical(prefect_harness, tracking_uri, tmp_path):
-    from veilflow.flows.training import training
     from veilflow.flows.replay import replay_run
+    from veilflow.flows.training import training
 
     path = tmp_path / "customers.parquet"
     generate_customers(700, seed=11).to_parquet(path, index=False)
@@ -69,8 +69,8 @@ def test_replay_when_same_config_and_data_then_every_metric_identical(prefect_ha
 
 
 def test_replay_when_data_changed_then_refused_before_training(prefect_harness, tracking_uri, tmp_path):
-    from veilflow.flows.training import training
     from veilflow.flows.replay import replay_run
+    from veilflow.flows.training import training
 
     path = tmp_path / "customers.csv"
     frame = generate_customers(500, seed=12)

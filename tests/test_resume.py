@@ -39,14 +39,14 @@ def _task_states(flow_run_id: Any) -> dict[str, str]:
 
 
 def test_resume_when_rerun_after_failure_then_fits_reused_and_same_result(prefect_harness, tracking_uri, monkeypatch):
+    import veilflow.tasks.modeling.candidates
     import veilflow.tasks.modeling.evaluation
-    import veilflow.tasks.modeling.training
     from veilflow.flows.training import training
 
     config = load_config(PROJECT_ROOT / "deploy/configs/customers.yaml", OVERRIDES)
     fits = []
-    real_fit = veilflow.tasks.modeling.training.train_candidate
-    monkeypatch.setattr(veilflow.tasks.modeling.training, "train_candidate", lambda *a, **k: fits.append(a[0]) or real_fit(*a, **k))
+    real_fit = veilflow.tasks.modeling.candidates.train_candidate
+    monkeypatch.setattr(veilflow.tasks.modeling.candidates, "train_candidate", lambda *a, **k: fits.append(a[0]) or real_fit(*a, **k))
 
     # 1. Evaluation crashes after both candidates were fitted: the run fails.
     real_ci = veilflow.tasks.modeling.evaluation.bootstrap_ci

@@ -6,13 +6,14 @@ import textwrap
 
 import pandas as pd
 import pytest
+from _configs import DEFAULTS
 
-from veilflow.tasks.privacy.anonymization import load_policy
-from veilflow.tasks.modeling.gates import SmokeResult, evaluate_gates
-from veilflow.tasks.privacy.risk import RiskPolicy, assess_risk
 from veilflow.core.config import GateConfig, load_config
-from veilflow.core.paths import project_root
 from veilflow.core.errors import ConfigError
+from veilflow.core.paths import project_root
+from veilflow.tasks.modeling.gates import SmokeResult, evaluate_gates
+from veilflow.tasks.privacy.policy import load_policy
+from veilflow.tasks.privacy.risk import RiskPolicy, assess_risk
 
 PROJECT_ROOT = project_root()  # the checkout: tests/conftest.py sets VEILFLOW_ROOT
 
@@ -104,7 +105,7 @@ def test_assess_reidentification_risk_when_policy_generalises_a_feature_then_con
     from veilflow.tasks.ops.lifecycle import assess_reidentification_risk
 
     path = _policy_file(tmp_path, "risk: {quasi_identifiers: [age_band], generalise: {age_band: [{coarsen_age_band: {width: 20}}]}}\n")
-    config = load_config(None, {"dataset.pii_policy": str(path)})
+    config = load_config(DEFAULTS, {"dataset.pii_policy": str(path)})
     with pytest.raises(ConfigError, match="model feature"):
         assess_reidentification_risk(_frame(), config, {}, client=None, run_id="unused")  # type: ignore[arg-type]
 

@@ -1,4 +1,4 @@
-"""Tests for veilflow.tasks.modeling.training: preprocessing, splits, search grids, the three candidate kinds, and the pyfunc wrapper."""
+"""Tests for veilflow.tasks.modeling.preprocessing, .torch_model, .candidates and veilflow.engines.pyfunc: preprocessing, splits, search grids, the three candidate kinds, and the pyfunc wrapper."""
 
 from __future__ import annotations
 
@@ -17,20 +17,18 @@ import scipy.sparse as sp
 import torch
 from sklearn.metrics import roc_auc_score
 
-import veilflow.tasks.modeling.training as training_module
+import veilflow.tasks.modeling.candidates as candidates_module
+from veilflow.engines.pyfunc import ProbabilityModel
 from veilflow.tasks.data.io import generate_customers, load_breast_cancer_frame
-from veilflow.tasks.modeling.training import (
+from veilflow.tasks.modeling.candidates import (
     KINDS,
-    ProbabilityModel,
-    TorchTabularClassifier,
     TrainedCandidate,
-    build_preprocessor,
     expand_search,
     predict_positive,
-    resolve_device,
-    split_frame,
     train_candidate,
 )
+from veilflow.tasks.modeling.preprocessing import build_preprocessor, split_frame
+from veilflow.tasks.modeling.torch_model import TorchTabularClassifier, resolve_device
 
 NUMERIC = ["tenure_months", "monthly_charges", "num_support_tickets"]
 CATEGORICAL = ["contract_type", "payment_method", "plan", "age_band"]
@@ -361,7 +359,7 @@ def test_torch_when_val_loss_stalls_then_stops_early_and_restores_best_epoch():
 def test_torch_when_progress_logged_then_one_line_per_epoch_with_losses(caplog):
     rng = np.random.default_rng(2)
     X, y = rng.normal(size=(80, 4)), rng.integers(0, 2, size=80)
-    with caplog.at_level("INFO", logger="veilflow.tasks.modeling.training"):
+    with caplog.at_level("INFO", logger="veilflow.tasks.modeling.torch_model"):
         clf = TorchTabularClassifier(hidden=(4,), epochs=3, patience=0, seed=0, verbose=True).fit(X, y)
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("epoch ")]
     assert len(lines) == clf.n_epochs_ == 3
@@ -452,7 +450,7 @@ def test_predict_positive_when_pipeline_or_wrapper_then_positive_column(trained,
 def test_predict_positive_when_frame_larger_than_chunk_then_same_as_one_call(trained, splits, monkeypatch):
     _, _, test = splits
     model = trained["hist_gradient_boosting"].model
-    monkeypatch.setattr(training_module, "_SCORE_CHUNK", 7)  # many uneven chunks
+    monkeypatch.setattr(candidates_module, "_SCORE_CHUNK", 7)  # many uneven chunks
     np.testing.assert_array_equal(predict_positive(model, test), model.predict_proba(test)[:, 1])
 
 

@@ -13,18 +13,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from veilflow.core.errors import ConfigError, DataValidationError
+from veilflow.engines.gx import build_gx_context
 from veilflow.tasks.data.io import generate_customers, load_breast_cancer_frame
 from veilflow.tasks.data.validation import (
     LoadedSuite,
     ValidationReport,
     build_data_docs,
-    build_gx_context,
     load_suite,
     quarantine_rows,
     render_validation_html,
     validate_frame,
 )
-from veilflow.core.errors import ConfigError, DataValidationError
 
 EXPECTATIONS = Path(__file__).resolve().parents[1] / "expectations"
 SENTINEL = "ZQXSENTINEL"  # planted in bad frames; must never reach anything serialized
@@ -310,7 +310,9 @@ def test_raw_suite_when_generated_without_defects_then_everything_passes(suites,
 
 
 def test_anonymized_suite_when_real_policy_output_then_no_critical_failure(suites, gx_context) -> None:
-    from veilflow.tasks.privacy.anonymization import anonymize_frame, build_analyzer, load_policy
+    from veilflow.engines.presidio import build_analyzer
+    from veilflow.tasks.privacy.policy import load_policy
+    from veilflow.tasks.privacy.redaction import anonymize_frame
 
     raw = generate_customers(120, seed=21, defect_rate=0.0)
     policy = load_policy(EXPECTATIONS / "policies" / "customers.pii.yaml")

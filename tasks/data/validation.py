@@ -67,39 +67,7 @@ def register_veilflow_expectations() -> tuple[str, ...]:
     return (ExpectColumnToNotExist.expectation_type,)
 
 
-def build_gx_context() -> Any:
-    """Build an in-memory GX context with veilflow's pandas data source; it never reads or writes a `gx/` folder.
-
-    Returns:
-        An `EphemeralDataContext` with analytics and progress bars off, ready for `validate_frame`.
-    """
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import (
-        DataContextConfig,
-        InMemoryStoreBackendDefaults,
-        ProgressBarsConfig,
-    )
-
-    import great_expectations.execution_engine.pandas_execution_engine as pandas_engine
-
-    register_veilflow_expectations()
-    # GX fingerprints every pandas batch it builds (pandas hash + md5 of the whole frame, twice per
-    # `validate`: ~40% of a suite's time on 1M rows) unless the frame is over HASH_THRESHOLD bytes.
-    # The fingerprint only labels the batch; veilflow fingerprints its data itself (`fingerprint_frame`).
-    if hasattr(pandas_engine, "HASH_THRESHOLD"):
-        pandas_engine.HASH_THRESHOLD = 0
-    config = DataContextConfig(
-        store_backend_defaults=InMemoryStoreBackendDefaults(),
-        analytics_enabled=False,
-        progress_bars=ProgressBarsConfig(globally=False),
-    )
-    # An explicit mode: with no mode GX silently adopts any gx/ folder in the cwd or its parents.
-    context = gx.get_context(mode="ephemeral", project_config=config)
-    _batch_definition(context)
-    return context
-
-
-def _batch_definition(context: Any) -> Any:
+def batch_definition(context: Any) -> Any:
     """The whole-dataframe batch definition of veilflow's data source, created on first use."""
     try:
         source = context.data_sources.get(_DATA_SOURCE)
@@ -382,7 +350,7 @@ def validate_frame(
     # caller's index (duplicates, strings). Copy-on-write makes this a cheap view.
     frame = df.reset_index(drop=True)
     started = time.perf_counter()
-    batch = _batch_definition(context).get_batch(batch_parameters={"dataframe": frame})
+    batch = batch_definition(context).get_batch(batch_parameters={"dataframe": frame})
     # One call for the whole suite: GX hashes the whole frame once per validate call.
     result = batch.validate(suite.suite, result_format=_RESULT_FORMAT)
     seconds = time.perf_counter() - started

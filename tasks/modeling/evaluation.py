@@ -1,4 +1,4 @@
-"""Model evaluation: metrics, bootstrap intervals, fairness slices, robustness under perturbation, and plots."""
+"""Model evaluation: metrics, bootstrap intervals, fairness slices and robustness under perturbation (plots: `plots`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -519,83 +518,3 @@ def robustness_report(
     drops = [d for d in (report["drop_numeric"], report["drop_text"]) if d is not None]
     report["max_drop"] = max(drops) if drops else None
     return report
-
-
-_PREFIX_OK = re.compile(r"^[A-Za-z0-9_.\-]*$")
-
-
-def plot_evaluation(y_true: Any, y_prob: Any, out_dir: Path, prefix: str = "", threshold: float = 0.5) -> list[Path]:
-    """Write confusion-matrix, ROC, precision-recall and calibration (reliability) plots as PNG files.
-
-    Args:
-        y_true: 0/1 labels.
-        y_prob: probability of class 1.
-        out_dir: folder to write into (created if missing).
-        prefix: file-name prefix (letters, digits, '_', '-', '.'), e.g. "logreg_".
-        threshold: decision threshold for the confusion matrix.
-
-    Returns:
-        Paths of the four PNG files, in that order.
-
-    Raises:
-        ValueError: invalid inputs, a single class in y_true, or a prefix with path characters.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-    from sklearn.calibration import calibration_curve
-
-    if not _PREFIX_OK.match(prefix):
-        raise ValueError("prefix may hold only letters, digits, '_', '-' and '.'")
-    y, p = _check_inputs(y_true, y_prob, threshold)
-    if len(np.unique(y)) < 2:
-        raise ValueError("y_true holds a single class: ROC and precision-recall curves are undefined")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    yi = y.astype(np.int64)
-    paths: list[Path] = []
-
-    def save(fig: Figure, name: str) -> None:
-        path = out_dir / f"{prefix}{name}.png"
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        paths.append(path)
-
-    # Figure objects (not pyplot) keep no global state, so repeated calls in a long flow do not leak.
-    cm = skm.confusion_matrix(yi, (p >= threshold).astype(np.int64), labels=[0, 1])
-    fig = Figure(figsize=(4, 4))
-    ax = fig.subplots()
-    ax.imshow(cm, cmap="Blues")
-    for (i, j), count in np.ndenumerate(cm):
-        ax.text(j, i, str(count), ha="center", va="center", color="black")
-    ax.set(xticks=[0, 1], yticks=[0, 1], xlabel="predicted", ylabel="actual", title=f"Confusion matrix (t={threshold:g})")
-    save(fig, "confusion_matrix")
-
-    fpr, tpr, _ = skm.roc_curve(yi, p)
-    fig = Figure(figsize=(4, 4))
-    ax = fig.subplots()
-    ax.plot(fpr, tpr, label=f"AUC {skm.roc_auc_score(yi, p):.3f}")
-    ax.plot([0, 1], [0, 1], linestyle="--", color="grey")
-    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
-    ax.legend(loc="lower right")
-    save(fig, "roc")
-
-    precision, recall, _ = skm.precision_recall_curve(yi, p)
-    fig = Figure(figsize=(4, 4))
-    ax = fig.subplots()
-    ax.step(recall, precision, where="post", label=f"AP {skm.average_precision_score(yi, p):.3f}")
-    ax.axhline(float(yi.mean()), linestyle="--", color="grey")
-    ax.set(xlabel="recall", ylabel="precision", title="Precision-recall", ylim=(0, 1.02))
-    ax.legend(loc="lower left")
-    save(fig, "precision_recall")
-
-    frac_pos, mean_pred = calibration_curve(yi, p, n_bins=ECE_BINS, strategy="uniform")
-    fig = Figure(figsize=(4, 4))
-    ax = fig.subplots()
-    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect")
-    ax.plot(mean_pred, frac_pos, marker="o", label=f"ECE {expected_calibration_error(y, p):.3f}")
-    ax.set(xlabel="mean predicted probability", ylabel="observed positive rate", title="Calibration")
-    ax.legend(loc="upper left")
-    save(fig, "calibration")
-    return paths

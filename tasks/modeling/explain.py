@@ -25,7 +25,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 from sklearn.tree import DecisionTreeClassifier
 
-from veilflow.tasks.modeling.training import TorchTabularClassifier, TrainedCandidate
+from veilflow.tasks.modeling.candidates import TrainedCandidate
+from veilflow.tasks.modeling.torch_model import TorchTabularClassifier
 
 log = logging.getLogger(__name__)
 

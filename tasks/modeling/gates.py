@@ -13,8 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from veilflow.tasks.modeling.evaluation import METRIC_DIRECTION, metric_direction
 from veilflow.core.config import GateConfig
+from veilflow.tasks.modeling.evaluation import METRIC_DIRECTION, metric_direction
 
 # MLflow caps tag values (5000 chars on some stores); the summary is cut well below that.
 _MAX_TAG_CHARS = 1000

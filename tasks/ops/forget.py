@@ -14,14 +14,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mlflow import MlflowClient
 from pydantic import BaseModel, ConfigDict
 
-from veilflow.tasks.ops import registry
+from veilflow.core.errors import PromotionRejected
 from veilflow.engines import tracking
+from veilflow.tasks.ops import registry
 from veilflow.tasks.ops.lifecycle import MEMBERSHIP_ARTIFACT, MEMBERSHIP_TAG
 from veilflow.tasks.privacy.membership import ErasureRecord, MembershipIndex, SuppressionList, append_erasure_record
-from veilflow.core.errors import PromotionRejected
 
 log = logging.getLogger("veilflow")
 
@@ -62,7 +61,7 @@ class ForgetReport(BaseModel):
         return sorted({a.fingerprint for a in self.affected if a.fingerprint})
 
 
-def _training_runs(client: MlflowClient) -> list[Any]:
+def _training_runs(client: tracking.TrackingClient) -> list[Any]:
     runs: list[Any] = []
     for exp in client.search_experiments():
         token = None
@@ -77,7 +76,7 @@ def _training_runs(client: MlflowClient) -> list[Any]:
     return runs
 
 
-def find_subject(client: MlflowClient, pseudonym: str) -> ForgetReport:
+def find_subject(client: tracking.TrackingClient, pseudonym: str) -> ForgetReport:
     """Every training run whose membership index holds `pseudonym`, with its fingerprint and registered versions."""
     affected: list[AffectedRun] = []
     checked = without = 0
@@ -133,7 +132,7 @@ def _passed_gates(mv: Any) -> bool:
     return mv.tags.get(registry.DECISION_TAG) == "promoted" or mv.tags.get("veilflow.gates_passed") == "true"
 
 
-def rollback_to_unaffected(client: MlflowClient, model_name: str, affected: set[str], reason: str) -> str | None:
+def rollback_to_unaffected(client: tracking.TrackingClient, model_name: str, affected: set[str], reason: str) -> str | None:
     """Move champion to the newest version that is not affected and passed its gates (under the promotion lock).
 
     Returns:
@@ -142,7 +141,7 @@ def rollback_to_unaffected(client: MlflowClient, model_name: str, affected: set[
     Raises:
         PromotionRejected: champion is affected and no unaffected version passed its gates.
     """
-    uri = client._tracking_client.tracking_uri
+    uri = tracking.tracking_uri_of(client)
     with registry.promotion_lock(model_name, uri):
         current = tracking.get_alias_version(client, model_name, registry.CHAMPION)
         if current is None or current not in affected:
@@ -160,7 +159,7 @@ def rollback_to_unaffected(client: MlflowClient, model_name: str, affected: set[
     return target
 
 
-def _retrain_config(client: MlflowClient, run_id: str) -> Any:
+def _retrain_config(client: tracking.TrackingClient, run_id: str) -> Any:
     from veilflow.core.config import parse_config
 
     with tracking.temp_dir() as tmp:
@@ -169,7 +168,7 @@ def _retrain_config(client: MlflowClient, run_id: str) -> Any:
     return parse_config(raw, source=f"run {run_id}")
 
 
-def _replace_champion(client: MlflowClient, model_name: str, affected: set[str], result: Any) -> str:
+def _replace_champion(client: tracking.TrackingClient, model_name: str, affected: set[str], result: Any) -> str:
     """After the clean retrain: champion moves off an affected version only to a replacement that passed the gates.
 
     A replacement rejected *only* by the regression gate is accepted: that gate compares it with the
@@ -184,7 +183,7 @@ def _replace_champion(client: MlflowClient, model_name: str, affected: set[str],
     failed = [g for g in getattr(result, "failed_gates", []) if g]
     if failed and not all(g.startswith("regression.") for g in failed):
         return f"champion of {model_name} stays on affected version {current}: replacement {version} failed gates {', '.join(failed)} (use --rollback-now)"
-    uri = client._tracking_client.tracking_uri
+    uri = tracking.tracking_uri_of(client)
     with registry.promotion_lock(model_name, uri):
         tracking.set_alias(client, model_name, registry.CHAMPION, version)
         tracking.set_version_tags(client, model_name, version, {registry.PREVIOUS_TAG: current, "veilflow.promoted_by": "forget"})
@@ -192,7 +191,7 @@ def _replace_champion(client: MlflowClient, model_name: str, affected: set[str],
 
 
 def apply_forget(
-    client: MlflowClient,
+    client: tracking.TrackingClient,
     report: ForgetReport,
     suppression_path: Path,
     note: str,

@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from mlflow import MlflowClient
 
-from veilflow.engines import tracking
 from veilflow.core.config import PipelineConfig, resolve_path
 from veilflow.core.errors import ConfigError, DataLoadError
+from veilflow.engines import tracking
 
 log = logging.getLogger("veilflow")
 
@@ -25,7 +24,7 @@ MEMBERSHIP_DIGEST_TAG = "veilflow.membership.digest"
 
 
 def record_membership(
-    raw: pd.DataFrame, config: PipelineConfig, key: bytes | None, client: MlflowClient, run_id: str, out_dir: Path
+    raw: pd.DataFrame, config: PipelineConfig, key: bytes | None, client: tracking.TrackingClient, run_id: str, out_dir: Path
 ) -> dict[str, Any]:
     """Log the exact membership index of the run's data: sorted keyed pseudonyms of the subject column.
 
@@ -40,8 +39,8 @@ def record_membership(
         DataLoadError: the subject column is not in the frame.
         MissingKeyError / ConfigError: no key, or a short one.
     """
-    from veilflow.tasks.privacy.anonymization import pseudonymize_values
     from veilflow.tasks.privacy.membership import _key_bytes, build_membership_index
+    from veilflow.tasks.privacy.pseudonyms import pseudonymize_values
 
     column = config.dataset.subject_column
     if not column:
@@ -64,7 +63,7 @@ def record_membership(
 
 
 def assess_reidentification_risk(
-    anonymized: pd.DataFrame, config: PipelineConfig, audit: dict[str, Any], client: MlflowClient, run_id: str
+    anonymized: pd.DataFrame, config: PipelineConfig, audit: dict[str, Any], client: tracking.TrackingClient, run_id: str
 ) -> tuple[pd.DataFrame, dict[str, Any] | None, dict[str, Any]]:
     """k-anonymity, share below k and l-diversity of the label before and after the policy's generalisation.
 
@@ -78,7 +77,7 @@ def assess_reidentification_risk(
     Raises:
         ConfigError: a generalisation step names a model feature, or a quasi-identifier is missing.
     """
-    from veilflow.tasks.privacy.anonymization import load_policy
+    from veilflow.tasks.privacy.policy import load_policy
     from veilflow.tasks.privacy.risk import assess_risk
 
     ds = config.dataset

@@ -8,12 +8,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from mlflow import MlflowClient
 
-from veilflow.engines import tracking
-from veilflow.tasks.data.drift import DriftReport, build_profile
 from veilflow.core.config import PipelineConfig
 from veilflow.core.errors import ConfigError
+from veilflow.engines import tracking
+from veilflow.tasks.data.drift import DriftReport, build_profile
 
 log = logging.getLogger("veilflow")
 
@@ -23,7 +22,7 @@ PROFILE_TAG = "veilflow.profile_artifact"
 
 def profile_frame(model: Any, frame: pd.DataFrame, config: PipelineConfig, seed: int | None = None) -> dict[str, Any]:
     """The drift profile of an anonymized frame and the model's scores on it (see `veilflow.tasks.data.drift.build_profile`)."""
-    from veilflow.tasks.modeling.training import predict_positive
+    from veilflow.tasks.modeling.candidates import predict_positive
 
     ds = config.dataset
     predictions = np.asarray(predict_positive(model, frame[ds.feature_columns]), dtype="float64")
@@ -37,7 +36,7 @@ def profile_frame(model: Any, frame: pd.DataFrame, config: PipelineConfig, seed:
     )
 
 
-def record_training_profile(best: Any, train: pd.DataFrame, config: PipelineConfig, client: MlflowClient, run_id: str) -> str:
+def record_training_profile(best: Any, train: pd.DataFrame, config: PipelineConfig, client: tracking.TrackingClient, run_id: str) -> str:
     """Profile the anonymized training split with the best candidate's scores; log it to the run.
 
     The run tag `veilflow.profile_artifact` names the artifact; `register_and_gate` copies it onto the
@@ -53,7 +52,7 @@ def record_training_profile(best: Any, train: pd.DataFrame, config: PipelineConf
     return PROFILE_ARTIFACT
 
 
-def load_version_profile(client: MlflowClient, model_name: str, version: str) -> dict[str, Any]:
+def load_version_profile(client: tracking.TrackingClient, model_name: str, version: str) -> dict[str, Any]:
     """The training profile stored with a model version (its tag names the artifact of its training run).
 
     Raises:
@@ -63,9 +62,12 @@ def load_version_profile(client: MlflowClient, model_name: str, version: str) ->
     path = mv.tags.get(PROFILE_TAG)
     if not path or path == "none":
         raise ConfigError(f"{model_name} v{version} has no training profile (tag {PROFILE_TAG}): retrain it with this version of veilflow")
+    run_id = mv.run_id
+    if run_id is None:
+        raise ConfigError(f"training profile {path} of {model_name} v{version} could not be read (the version records no source run)")
     with tracking.temp_dir() as tmp:
         try:
-            local = tracking.download_artifact(client, mv.run_id, path, tmp)
+            local = tracking.download_artifact(client, run_id, path, tmp)
             return json.loads(local.read_text())
         except Exception as exc:
             raise ConfigError(f"training profile {path} of {model_name} v{version} could not be read ({type(exc).__name__})") from None

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from veilflow.tasks.data.io import generate_customers, load_breast_cancer_frame, load_frame
 from veilflow.core.config import PipelineConfig, resolve_path
 from veilflow.core.errors import ConfigError, DataLoadError
+from veilflow.tasks.data.io import generate_customers, load_breast_cancer_frame, load_frame
 
 _PARQUET_SUFFIXES = {".parquet", ".pq"}
 
@@ -180,8 +180,8 @@ def scan_inputs_in_flow(config: PipelineConfig, key: bytes | None, suppression_p
     the in-memory leak index for the scan of everything logged (a `LeakIndex` cannot leave a
     process) and the subject column for the membership index. Nothing is kept but those two.
     """
-    from veilflow.tasks.privacy.anonymization import load_policy
     from veilflow.tasks.privacy.leak_scan import LeakIndex
+    from veilflow.tasks.privacy.policy import load_policy
 
     ds = config.dataset
     policy = load_policy(resolve_path(ds.pii_policy)) if ds.pii_policy else None
@@ -261,7 +261,9 @@ def process_partition(
 
     anonymized, audit, leak = None, None, None
     if ds.pii_policy is not None:
-        from veilflow.tasks.privacy.anonymization import anonymize_frame, check_leaks, load_policy, validate_policy_against
+        from veilflow.tasks.privacy.leak_guard import check_leaks
+        from veilflow.tasks.privacy.policy import load_policy, validate_policy_against
+        from veilflow.tasks.privacy.redaction import anonymize_frame
 
         policy = load_policy(resolve_path(ds.pii_policy))
         validate_policy_against(policy, list(raw.columns))
@@ -295,7 +297,7 @@ _LOCAL = threading.local()
 def _thread_engines(nlp_model: str | None) -> tuple[Any, Any]:
     """(GX context, analyzer or None) built once per worker thread: neither can be shipped to a Dask
     or Ray worker, and neither is shared between threads."""
-    from veilflow.tasks.data.validation import build_gx_context
+    from veilflow.engines.gx import build_gx_context
 
     engines: dict[str, Any] = getattr(_LOCAL, "engines", None) or {}
     _LOCAL.engines = engines
@@ -303,7 +305,7 @@ def _thread_engines(nlp_model: str | None) -> tuple[Any, Any]:
         engines["gx"] = build_gx_context()
     analyzer = None
     if nlp_model is not None:
-        from veilflow.tasks.privacy.anonymization import build_analyzer
+        from veilflow.engines.presidio import build_analyzer
 
         name = f"analyzer:{nlp_model}"
         if name not in engines:
@@ -362,8 +364,8 @@ def score_partition(
         salt: keys the uniqueness hashes of this run.
         top_k: reason codes per row.
     """
-    from veilflow.tasks.ops.scoring import load_batch_suite, score_frame
     from veilflow.tasks.data.validation import quarantine_rows, validate_frame
+    from veilflow.tasks.ops.scoring import load_batch_suite, score_frame
 
     pipe = champion.pipeline_config
     ds = pipe.dataset
@@ -386,7 +388,8 @@ def score_partition(
 
     audit = None
     if ds.pii_policy is not None:
-        from veilflow.tasks.privacy.anonymization import anonymize_frame, load_policy, validate_policy_against
+        from veilflow.tasks.privacy.policy import load_policy, validate_policy_against
+        from veilflow.tasks.privacy.redaction import anonymize_frame
 
         policy = load_policy(resolve_path(ds.pii_policy))
         validate_policy_against(policy, list(raw.columns))
@@ -581,7 +584,7 @@ def _sum_dicts(dicts: list[dict[str, int]]) -> dict[str, int]:
 
 def merge_audits(audits: list[Any]) -> Any:
     """One `PiiAudit` from the per-partition audits (counts summed, seconds summed over workers)."""
-    from veilflow.tasks.privacy.anonymization import ColumnAudit, PiiAudit
+    from veilflow.tasks.privacy.redaction import ColumnAudit, PiiAudit
 
     first = audits[0]
     columns = {}
@@ -608,7 +611,7 @@ def merge_audits(audits: list[Any]) -> Any:
 
 def merge_leaks(leaks: list[Any]) -> Any:
     """One `LeakReport` from the per-partition reports (each partition's raw values checked against its own output)."""
-    from veilflow.tasks.privacy.anonymization import LeakReport
+    from veilflow.tasks.privacy.leak_guard import LeakReport
 
     first = leaks[0]
     value_cols = sorted({c for lk in leaks for c in lk.value_leaks})
@@ -735,7 +738,8 @@ def record_merged(merged: MergedPartitions, config: PipelineConfig, client: Any,
         return {"checked": False, "leaks": 0, "passed": True}
     tracking.log_dict(client, run_id, merged.audit.model_dump(mode="json"), "pii/audit.json")
     tracking.log_metrics(client, run_id, {"pii.entities_found": float(merged.audit.total_found), "pii.seconds": merged.audit.seconds})
-    from veilflow.tasks.privacy.anonymization import enforce_no_leaks, load_policy
+    from veilflow.tasks.privacy.leak_guard import enforce_no_leaks
+    from veilflow.tasks.privacy.policy import load_policy
 
     policy = load_policy(resolve_path(config.dataset.pii_policy))  # type: ignore[arg-type]
     result = merged.leak.model_dump(mode="json")

@@ -16,10 +16,8 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from mlflow import MlflowClient
-
-from veilflow.engines import tracking
 from veilflow.core.errors import PromotionRejected
+from veilflow.engines import prefect_api, tracking
 
 log = logging.getLogger("veilflow")
 
@@ -63,36 +61,18 @@ def _file_lock(path: Path, timeout_s: float) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def _ensure_prefect_limit(name: str) -> None:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-
-    with get_client(sync_client=True) as client:
-        try:
-            client.read_global_concurrency_limit_by_name(name)
-        except Exception:
-            try:
-                client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
-            except Exception:
-                client.read_global_concurrency_limit_by_name(name)  # created concurrently: fine
-
-
 @contextmanager
 def promotion_lock(model_name: str, tracking_uri: str, timeout_s: float = 600.0) -> Iterator[None]:
     """Serialize compare-and-promote for one registered model across processes (and machines, with a server)."""
     with ExitStack() as stack:
         if os.environ.get("PREFECT_API_URL"):
-            from prefect.concurrency.sync import concurrency
-
-            name = f"veilflow-promote-{model_name}"
-            _ensure_prefect_limit(name)
-            stack.enter_context(concurrency(name, occupy=1, timeout_seconds=timeout_s, strict=True))
+            stack.enter_context(prefect_api.occupy_concurrency_slot(f"veilflow-promote-{model_name}", timeout_s))
         stack.enter_context(_file_lock(_lock_file(tracking_uri, model_name), timeout_s))
         yield
 
 
 def promote_if_still_better(
-    client: MlflowClient,
+    client: tracking.TrackingClient,
     model_name: str,
     version: str,
     scored_champion: str | None,
@@ -120,7 +100,7 @@ def promote_if_still_better(
         return True, version
 
 
-def _gates_passed(client: MlflowClient, model_name: str, version: str) -> bool:
+def _gates_passed(client: tracking.TrackingClient, model_name: str, version: str) -> bool:
     mv = client.get_model_version(model_name, version)
     return mv.tags.get(DECISION_TAG) == "promoted" or mv.tags.get("veilflow.gates_passed") == "true"
 
@@ -128,7 +108,7 @@ def _gates_passed(client: MlflowClient, model_name: str, version: str) -> bool:
 def promote_version(model_name: str, version: str, force_reason: str | None = None) -> str:
     """Manual promotion: the version's recorded gates must all have passed, unless forced with a reason."""
     client = tracking.make_client()
-    uri = client._tracking_client.tracking_uri
+    uri = tracking.tracking_uri_of(client)
     client.get_model_version(model_name, version)  # raises a clear MlflowException when absent
     if not _gates_passed(client, model_name, version) and not force_reason:
         failed = client.get_model_version(model_name, version).tags.get("veilflow.failed_gates", "unknown")
@@ -146,7 +126,7 @@ def promote_version(model_name: str, version: str, force_reason: str | None = No
 def rollback(model_name: str, reason: str) -> str:
     """Move champion back to the version that held it before the current one, recording why."""
     client = tracking.make_client()
-    uri = client._tracking_client.tracking_uri
+    uri = tracking.tracking_uri_of(client)
     with promotion_lock(model_name, uri):
         current = tracking.get_alias_version(client, model_name, CHAMPION)
         if current is None:

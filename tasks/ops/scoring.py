@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import logging
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from mlflow import MlflowClient
 
-from veilflow.engines import tracking
 from veilflow.core.config import PipelineConfig, parse_config, resolve_path
 from veilflow.core.errors import ConfigError
+from veilflow.engines import prefect_api, tracking
 
 log = logging.getLogger("veilflow")
 
@@ -35,7 +34,7 @@ class ChampionModel:
 
 
 def resolve_champion(
-    client: MlflowClient,
+    client: tracking.TrackingClient,
     model_name: str,
     alias: str = "champion",
     *,
@@ -60,7 +59,7 @@ def resolve_champion(
 
 
 def load_champion_version(
-    client: MlflowClient,
+    client: tracking.TrackingClient,
     model_name: str,
     version: str,
     *,
@@ -72,8 +71,6 @@ def load_champion_version(
     Raises:
         ConfigError: as `resolve_champion`.
     """
-    import mlflow.pyfunc
-
     from veilflow.core.provenance import code_version
 
     mv = client.get_model_version(model_name, version)
@@ -83,17 +80,20 @@ def load_champion_version(
         require_same=require_same_code, allow_unverified=allow_unverified_code,
     )
     log.info("code check for %s v%s: %s", model_name, version, verdict)
+    run_id = mv.run_id
+    if run_id is None:
+        raise ConfigError(f"{model_name} v{version} records no source run, so it has no config/pipeline.json")
     with tracking.temp_dir() as tmp:
         try:
-            path = tracking.download_artifact(client, mv.run_id, "config/pipeline.json", tmp)
+            path = tracking.download_artifact(client, run_id, "config/pipeline.json", tmp)
         except Exception:
-            raise ConfigError(f"run {mv.run_id} of {model_name} v{version} has no config/pipeline.json") from None
-        config = parse_config(json.loads(path.read_text()), source=f"run {mv.run_id}")
-    model = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
+            raise ConfigError(f"run {run_id} of {model_name} v{version} has no config/pipeline.json") from None
+        config = parse_config(json.loads(path.read_text()), source=f"run {run_id}")
+    model = tracking.load_registered_model(model_name, version)
     return ChampionModel(
         model_name=model_name,
         version=str(version),
-        run_id=mv.run_id,
+        run_id=run_id,
         code_version=recorded,
         pipeline_config=config,
         pipeline=unwrap_pipeline(model),
@@ -139,7 +139,9 @@ def verify_code_version(
         ConfigError: one line, when the version cannot be verified and no override is given.
     """
     if is_known is None:
-        from veilflow.core.provenance import is_known_commit as is_known
+        from veilflow.core.provenance import is_known_commit
+
+        is_known = is_known_commit
     who = f"{model_name} v{version}"
     override = "pass --allow-unverified-code (scoring.allow_unverified_code) to load it anyway"
     if recorded in ("", "unknown"):
@@ -159,8 +161,8 @@ def verify_code_version(
 
 def score_frame(champion: ChampionModel, frame: pd.DataFrame, top_k: int = 3) -> pd.DataFrame:
     """Probabilities and top-k reason codes for an anonymized frame; keeps the id column when configured."""
+    from veilflow.tasks.modeling.candidates import predict_positive
     from veilflow.tasks.modeling.explain import reason_codes
-    from veilflow.tasks.modeling.training import predict_positive
 
     ds = champion.pipeline_config.dataset
     features = frame[ds.feature_columns]
@@ -257,7 +259,8 @@ def anonymize_batch(
     frame: pd.DataFrame, config: PipelineConfig, analyzer: Any, key: bytes | None
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Anonymize a batch with the policy and key the model was trained under; the frame keeps its index."""
-    from veilflow.tasks.privacy.anonymization import anonymize_frame, load_policy, validate_policy_against
+    from veilflow.tasks.privacy.policy import load_policy, validate_policy_against
+    from veilflow.tasks.privacy.redaction import anonymize_frame
 
     if config.dataset.pii_policy is None:
         return frame.copy(), {"policy": None, "rows": len(frame), "columns": {}, "total_found": 0}
@@ -281,21 +284,22 @@ def quarantine_batch(anonymized: pd.DataFrame, report: Any) -> tuple[pd.DataFram
     return clean, quarantined.reset_index(drop=True)
 
 
-def start_champion_run(client, experiment: str, flow_name: str, champion, extra_tags: dict | None = None) -> tuple[str, str]:
+def start_champion_run(
+    client: tracking.TrackingClient, experiment: str, flow_name: str, champion: ChampionModel, extra_tags: dict[str, str] | None = None
+) -> tuple[str, str]:
     """Open the MLflow run of a flow that uses a registered version (scoring, monitoring), linked to it.
 
     Returns (experiment_id, run_id).
     """
-    from prefect.runtime import flow_run
-
+    flow_run_id, flow_run_name = prefect_api.current_flow_run()
     experiment_id = tracking.ensure_experiment(client, experiment, os.environ.get("VEILFLOW_ARTIFACT_ROOT"))
     run_id = tracking.start_run(
         client,
         experiment_id,
-        run_name=f"{flow_name}-{flow_run.name or 'local'}",
+        run_name=f"{flow_name}-{flow_run_name or 'local'}",
         tags={
             "veilflow.flow": flow_name,
-            "veilflow.prefect_flow_run_id": str(flow_run.id or ""),
+            "veilflow.prefect_flow_run_id": flow_run_id,
             "veilflow.model_name": champion.model_name,
             "veilflow.model_version": champion.version,
             "veilflow.model_run_id": champion.run_id,

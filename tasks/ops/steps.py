@@ -17,12 +17,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from mlflow import MlflowClient
 
-from veilflow.engines import tracking
-from veilflow.tasks.data.io import check_frame, fingerprint_frame, generate_customers, load_breast_cancer_frame, load_frame
 from veilflow.core.config import CandidateConfig, PipelineConfig, resolve_path
 from veilflow.core.errors import ConfigError, DataLoadError
+from veilflow.engines import tracking
+from veilflow.tasks.data.io import check_frame, fingerprint_frame, generate_customers, load_breast_cancer_frame, load_frame
 
 log = logging.getLogger("veilflow")
 
@@ -101,7 +100,7 @@ def check_input(frame: pd.DataFrame, config: PipelineConfig, source: str) -> pd.
         ConfigError: the PII policy names a column the data does not have.
         DataLoadError: the data does not fit the config (one line naming the column and the source).
     """
-    from veilflow.tasks.privacy.anonymization import load_policy, validate_policy_against
+    from veilflow.tasks.privacy.policy import load_policy, validate_policy_against
 
     ds = config.dataset
     policy_cols: list[str] = []
@@ -151,7 +150,7 @@ def run_validation(
     stage: str,
     id_column: str | None,
     context: Any,
-    client: MlflowClient,
+    client: tracking.TrackingClient,
     run_id: str,
     out_dir: Path,
 ) -> dict[str, Any]:
@@ -184,7 +183,7 @@ def run_validation(
 
 
 def split_data(frame: pd.DataFrame, config: PipelineConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    from veilflow.tasks.modeling.training import split_frame
+    from veilflow.tasks.modeling.preprocessing import split_frame
 
     return split_frame(
         frame, config.dataset.label, config.split.test_size, config.split.val_size, seed=config.seed
@@ -193,7 +192,7 @@ def split_data(frame: pd.DataFrame, config: PipelineConfig) -> tuple[pd.DataFram
 
 def candidate_grid(config: PipelineConfig) -> list[tuple[CandidateConfig, dict[str, Any], str | None]]:
     """Every (candidate, params, trial-name) to train: one per candidate, or one per grid point of its search."""
-    from veilflow.tasks.modeling.training import expand_search
+    from veilflow.tasks.modeling.candidates import expand_search
 
     out: list[tuple[CandidateConfig, dict[str, Any], str | None]] = []
     for cand in config.training.candidates:
@@ -216,7 +215,7 @@ def fit_candidate(
 
     `cache_key` is not used here: it is the resume key the Prefect task caches on (see `fit_cache_key`).
     """
-    from veilflow.tasks.modeling.training import train_candidate
+    from veilflow.tasks.modeling.candidates import train_candidate
 
     ds = config.dataset
     return train_candidate(
@@ -268,7 +267,7 @@ def train_one(
     train: pd.DataFrame,
     val: pd.DataFrame,
     config: PipelineConfig,
-    client: MlflowClient,
+    client: tracking.TrackingClient,
     run_id: str,
     trial: str | None = None,
     fit: Any = None,
@@ -280,8 +279,8 @@ def train_one(
     fingerprint, a fit already made for the same key in an earlier (e.g. failed) run is reused, and
     the nested run says so (tag `veilflow.reused`).
     """
+    from veilflow.tasks.modeling.candidates import predict_positive
     from veilflow.tasks.modeling.evaluation import compute_metrics
-    from veilflow.tasks.modeling.training import predict_positive
 
     ds = config.dataset
     name = f"{candidate.name}{'.' + trial if trial else ''}"
@@ -306,7 +305,7 @@ def train_one(
 
         key = None
         if config.training.resume and data_fingerprint:
-            target = f"{client._tracking_client.tracking_uri}#{parent.info.experiment_id}"
+            target = f"{tracking.tracking_uri_of(client)}#{parent.info.experiment_id}"
             key = fit_cache_key(candidate, params, config, data_fingerprint, target)
         if fit is None:
             trained = fit_candidate(candidate.kind, params, train, val, config, on_epoch, key)
@@ -364,10 +363,11 @@ def sensitive_groups(frame: pd.DataFrame, config: PipelineConfig) -> np.ndarray 
 
 
 def anonymize_data(
-    frame: pd.DataFrame, config: PipelineConfig, analyzer: Any, key: bytes | None, client: MlflowClient, run_id: str
+    frame: pd.DataFrame, config: PipelineConfig, analyzer: Any, key: bytes | None, client: tracking.TrackingClient, run_id: str
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Apply the dataset's PII policy; record the audit (counts per column and entity, operators)."""
-    from veilflow.tasks.privacy.anonymization import anonymize_frame, load_policy, validate_policy_against
+    from veilflow.tasks.privacy.policy import load_policy, validate_policy_against
+    from veilflow.tasks.privacy.redaction import anonymize_frame
 
     if config.dataset.pii_policy is None:
         audit = {"policy": None, "rows": len(frame), "columns": {}, "note": "dataset declares no PII policy"}
@@ -384,10 +384,11 @@ def anonymize_data(
 
 
 def guard_leaks(
-    raw: pd.DataFrame, anonymized: pd.DataFrame, config: PipelineConfig, client: MlflowClient, run_id: str
+    raw: pd.DataFrame, anonymized: pd.DataFrame, config: PipelineConfig, client: tracking.TrackingClient, run_id: str
 ) -> dict[str, Any]:
     """Fail the run (PiiLeakError) if any raw PII value or pattern survives anonymization."""
-    from veilflow.tasks.privacy.anonymization import check_leaks, enforce_no_leaks, load_policy
+    from veilflow.tasks.privacy.leak_guard import check_leaks, enforce_no_leaks
+    from veilflow.tasks.privacy.policy import load_policy
 
     if config.dataset.pii_policy is None:
         result = {"checked": False, "leaks": 0, "passed": True}
@@ -409,11 +410,12 @@ def positive_column(pred: Any) -> np.ndarray:
 
 
 def evaluate_best(
-    best: CandidateResult, test: pd.DataFrame, config: PipelineConfig, client: MlflowClient, run_id: str, out_dir: Path
+    best: CandidateResult, test: pd.DataFrame, config: PipelineConfig, client: tracking.TrackingClient, run_id: str, out_dir: Path
 ) -> dict[str, Any]:
     """Held-out metrics with a bootstrap interval, per-slice fairness, robustness, and plots."""
-    from veilflow.tasks.modeling.evaluation import bootstrap_ci, compute_metrics, plot_evaluation, robustness_report, slice_metrics
-    from veilflow.tasks.modeling.training import predict_positive
+    from veilflow.tasks.modeling.candidates import predict_positive
+    from veilflow.tasks.modeling.evaluation import bootstrap_ci, compute_metrics, robustness_report, slice_metrics
+    from veilflow.tasks.modeling.plots import plot_evaluation
 
     ds, primary = config.dataset, config.training.primary_metric
     y = test[ds.label].to_numpy()
@@ -463,7 +465,7 @@ def explain_best(
     best: CandidateResult,
     test: pd.DataFrame,
     config: PipelineConfig,
-    client: MlflowClient,
+    client: tracking.TrackingClient,
     run_id: str,
     out_dir: Path,
 ) -> dict[str, Any]:
@@ -510,55 +512,48 @@ def explain_best(
 
 
 def log_best_model(
-    best: CandidateResult, train: pd.DataFrame, config: PipelineConfig, client: MlflowClient, run_id: str, experiment_id: str
+    best: CandidateResult, train: pd.DataFrame, config: PipelineConfig, client: tracking.TrackingClient, run_id: str, experiment_id: str
 ) -> tuple[str, str]:
     """Log the best candidate as an MLflow model with an anonymized input example; returns (uri, model id)."""
     example = input_example(train, config)
     return tracking.log_model(client, run_id, experiment_id, best.trained.model, best.kind, "model", example)
 
 
-def _score_champion(client: MlflowClient, model_name: str, version: str, test: pd.DataFrame, config: PipelineConfig) -> dict[str, float]:
-    import mlflow.pyfunc
-
+def _score_champion(client: tracking.TrackingClient, model_name: str, version: str, test: pd.DataFrame, config: PipelineConfig) -> dict[str, float]:
     from veilflow.tasks.modeling.evaluation import compute_metrics
 
-    model = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
+    model = tracking.load_registered_model(model_name, version)
     probs = positive_column(model.predict(test[config.dataset.feature_columns]))
     return compute_metrics(test[config.dataset.label].to_numpy(), probs)
 
 
-def register_and_gate(
-    best: CandidateResult,
-    model_uri: str,
-    model_id: str,
-    test: pd.DataFrame,
-    evaluation: dict[str, Any],
-    explanation: dict[str, Any],
-    audit: dict[str, Any],
-    leak: dict[str, Any],
-    fingerprint: str,
-    config: PipelineConfig,
-    client: MlflowClient,
-    run_id: str,
-    out_dir: Path,
-    risk: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Register as `challenger`, evaluate every gate (vs floors and the re-scored champion), promote or reject."""
-    from veilflow.tasks.ops import registry
-    from veilflow.tasks.modeling.gates import evaluate_gates, run_smoke_test
-    from veilflow.tasks.modeling.model_card import render_model_card
+@dataclass(frozen=True)
+class GateEvidence:
+    """What a run established about its best candidate: the gates, the version tags and the model card read it."""
+
+    model_uri: str
+    model_id: str
+    fingerprint: str
+    evaluation: dict[str, Any]
+    explanation: dict[str, Any]
+    audit: dict[str, Any]
+    leak: dict[str, Any]
+    risk: dict[str, Any] | None = None
+
+
+def _version_tags(best: CandidateResult, evidence: GateEvidence, run_tags: dict[str, str], config: PipelineConfig) -> dict[str, Any]:
+    """The tags a new model version carries: data, validation, privacy, code and candidate provenance."""
     from veilflow.core.provenance import code_version
 
-    name, primary = config.registry.model_name, config.training.primary_metric
-    run = client.get_run(run_id)
+    primary, audit, evaluation = config.training.primary_metric, evidence.audit, evidence.evaluation
     code = code_version()
-    tags = {
-        "veilflow.data_fingerprint": fingerprint,
-        "veilflow.validation.raw": run.data.tags.get("veilflow.validation.raw", "not-run"),
-        "veilflow.validation.anonymized": run.data.tags.get("veilflow.validation.anonymized", "not-run"),
+    return {
+        "veilflow.data_fingerprint": evidence.fingerprint,
+        "veilflow.validation.raw": run_tags.get("veilflow.validation.raw", "not-run"),
+        "veilflow.validation.anonymized": run_tags.get("veilflow.validation.anonymized", "not-run"),
         "veilflow.pii_audit": "recorded" if audit.get("columns") is not None else "none",
         "veilflow.pii_entities_found": audit.get("total_found", 0),
-        "veilflow.leak_guard": "passed" if leak.get("passed") else "failed",
+        "veilflow.leak_guard": "passed" if evidence.leak.get("passed") else "failed",
         "veilflow.code_version": code["commit"],
         "veilflow.git_dirty": code["dirty"],
         "veilflow.config_hash": config.config_hash(),
@@ -567,15 +562,33 @@ def register_and_gate(
         "veilflow.primary_metric": primary,
         "veilflow.primary_metric_value": f"{evaluation['metrics'][primary]:.6f}",
         # The drift profile logged by `record-profile`: monitoring reads it from the champion version.
-        "veilflow.profile_artifact": run.data.tags.get("veilflow.profile_artifact", "none"),
+        "veilflow.profile_artifact": run_tags.get("veilflow.profile_artifact", "none"),
     }
-    version = tracking.register_version(client, name, model_uri, run_id, model_id, tags)
+
+
+def register_and_gate(
+    best: CandidateResult,
+    evidence: GateEvidence,
+    test: pd.DataFrame,
+    config: PipelineConfig,
+    client: tracking.TrackingClient,
+    run_id: str,
+    out_dir: Path,
+) -> dict[str, Any]:
+    """Register as `challenger`, evaluate every gate (vs floors and the re-scored champion), promote or reject."""
+    from veilflow.tasks.modeling.gates import evaluate_gates, run_smoke_test
+    from veilflow.tasks.ops import registry
+
+    name, primary = config.registry.model_name, config.training.primary_metric
+    evaluation, leak, risk = evidence.evaluation, evidence.leak, evidence.risk
+    tags = _version_tags(best, evidence, dict(client.get_run(run_id).data.tags), config)
+    version = tracking.register_version(client, name, evidence.model_uri, run_id, evidence.model_id, tags)
     tracking.set_alias(client, name, registry.CHALLENGER, version)
     tracking.set_tags(client, run_id, {"veilflow.model_version": version})
 
     example_path = out_dir / "smoke_example.parquet"
     input_example(test, config).to_parquet(example_path)
-    tracking_uri = client._tracking_client.tracking_uri
+    tracking_uri = tracking.tracking_uri_of(client)
     smoke = run_smoke_test(f"models:/{name}/{version}", example_path, tracking_uri, config.gates.smoke_latency_ms)
 
     champion = tracking.get_alias_version(client, name, registry.CHAMPION)
@@ -623,22 +636,39 @@ def register_and_gate(
     )
     tracking.log_dict(client, run_id, {"decision": outcome, "gates": gate_rows, "summary": decision.summary}, "gates/decision.json")
     tracking.set_tags(client, run_id, {registry.DECISION_TAG: outcome, "veilflow.failed_gates": ",".join(failed)})
-
-    data_summary = {"fingerprint": fingerprint, "test_rows": len(test), "label": config.dataset.label}
-    top = pd.DataFrame(explanation.get("top_features", []))
-    md, html = render_model_card(
-        name, version, data_summary, evaluation["metrics"], {primary: (evaluation["ci"]["low"], evaluation["ci"]["high"])},
-        pd.DataFrame(evaluation["slices"]), top, decision, audit, {"decision": outcome, "candidate": best.name},
-    )
-    tracking.log_text(client, run_id, md, "model_card/model_card.md")
-    tracking.log_text(client, run_id, html, "model_card/model_card.html")
-    client.update_model_version(name, version, description=md[:4900])
+    _publish_model_card(best, evidence, decision, outcome, version, len(test), config, client, run_id)
     log.info("version %s %s (%d gates, %d failed)", version, outcome, len(decision.results), len(failed))
     return {
         "version": version,
         "decision": outcome,
         "failed_gates": failed,
         "champion_version": champion_after,
-        "data_fingerprint": fingerprint,
+        "data_fingerprint": evidence.fingerprint,
         "gates": gate_rows,
     }
+
+
+def _publish_model_card(
+    best: CandidateResult,
+    evidence: GateEvidence,
+    decision: Any,
+    outcome: str,
+    version: str,
+    test_rows: int,
+    config: PipelineConfig,
+    client: tracking.TrackingClient,
+    run_id: str,
+) -> None:
+    """The model card (Markdown + HTML) as run artifacts and as the version's description."""
+    from veilflow.tasks.modeling.model_card import render_model_card
+
+    name, primary, evaluation = config.registry.model_name, config.training.primary_metric, evidence.evaluation
+    data_summary = {"fingerprint": evidence.fingerprint, "test_rows": test_rows, "label": config.dataset.label}
+    top = pd.DataFrame(evidence.explanation.get("top_features", []))
+    md, html = render_model_card(
+        name, version, data_summary, evaluation["metrics"], {primary: (evaluation["ci"]["low"], evaluation["ci"]["high"])},
+        pd.DataFrame(evaluation["slices"]), top, decision, evidence.audit, {"decision": outcome, "candidate": best.name},
+    )
+    tracking.log_text(client, run_id, md, "model_card/model_card.md")
+    tracking.log_text(client, run_id, html, "model_card/model_card.html")
+    client.update_model_version(name, version, description=md[:4900])

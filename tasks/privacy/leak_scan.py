@@ -1,4 +1,7 @@
-"""Leak scan of everything a run logged: MLflow params, tags, metric names, artifacts, datasets, models, and Prefect.
+"""Leak scan matching: an in-memory index of raw PII values and the key, searched for in logged texts.
+
+What is read from MLflow and Prefect is gathered in `veilflow.engines.leak_sources`; the training step and
+`veilflow audit` are in `veilflow.tasks.ops.audit`.
 
 Raw PII values (from the raw frame's policy PII columns) and the PII key are held in memory in a
 `LeakIndex` and searched for in every logged text. Matching is on lower-cased alphanumeric token
@@ -12,20 +15,17 @@ counts, places and source columns — never the values.
 from __future__ import annotations
 
 import io
-import json
 import logging
 import re
-import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from mlflow import MlflowClient
 from pydantic import BaseModel, ConfigDict, Field
 
-from veilflow.core.errors import ConfigError, PiiLeakError
+from veilflow.core.errors import ConfigError
 
 log = logging.getLogger("veilflow")
 
@@ -177,8 +177,8 @@ def build_leak_index(raw: pd.DataFrame, policy: Any, key: bytes | str | None, ex
 
 def index_for_config(raw: pd.DataFrame, config: Any, key: bytes | str | None) -> LeakIndex:
     """The leak index a pipeline config implies: its policy's PII columns, its subject column, and the key."""
-    from veilflow.tasks.privacy.anonymization import load_policy
     from veilflow.core.config import resolve_path
+    from veilflow.tasks.privacy.policy import load_policy
 
     ds = config.dataset
     policy = load_policy(resolve_path(ds.pii_policy)) if ds.pii_policy else None
@@ -186,10 +186,10 @@ def index_for_config(raw: pd.DataFrame, config: Any, key: bytes | str | None) ->
     return build_leak_index(raw, policy, key, extra)
 
 
-# --------------------------------------------------------------------------- gathering what was logged
+# --------------------------------------------------------------------------- matching what was logged
 
 
-def _artifact_texts(path: Path) -> Iterator[str]:
+def artifact_texts(path: Path) -> Iterator[str]:
     """The searchable text of one downloaded artifact file."""
     data = path.read_bytes()
     suffix = path.suffix.lower()
@@ -209,7 +209,9 @@ def _looks_text(data: bytes) -> bool:
     return b"\x00" not in data[:4096]
 
 
-class _Scanner:
+class LeakScanner:
+    """Counts the indexed values found in named texts; `scan_run` (veilflow.engines.leak_sources) feeds it."""
+
     def __init__(self, index: LeakIndex) -> None:
         self.index = index
         self.items: Counter[str] = Counter()
@@ -227,211 +229,9 @@ class _Scanner:
             self.hits[(where, source, how)] += n
 
 
-def _scan_mlflow_run(scanner: _Scanner, client: MlflowClient, run: Any, prefix: str) -> None:
-    data = run.data
-    for k, v in data.params.items():
-        scanner.scan("param", scanner.label(f"{prefix}param", k), f"{k}\n{v}")
-    for k, v in data.tags.items():
-        scanner.scan("tag", scanner.label(f"{prefix}tag", k), f"{k}\n{v}")
-    for k in data.metrics:
-        scanner.scan("metric_name", scanner.label(f"{prefix}metric", k), k)
-    scanner.scan("run_name", f"{prefix}run_name", run.info.run_name or "")
-    for ds_input in getattr(run.inputs, "dataset_inputs", []) or []:
-        ds = ds_input.dataset
-        text = "\n".join(
-            [ds.name or "", ds.digest or "", ds.source_type or "", ds.source or "", ds.schema or "", ds.profile or ""]
-            + [f"{t.key}={t.value}" for t in ds_input.tags]
-        )
-        scanner.scan("dataset_input", f"{prefix}dataset:{ds.name}", text)
-
-
-def _scan_tree(scanner: _Scanner, root: Path, prefix: str) -> None:
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        rel = path.relative_to(root).as_posix()
-        where = scanner.label(prefix, rel)
-        for text in _artifact_texts(path):
-            scanner.scan("artifact", where, text)
-
-
-def _scan_mlflow(scanner: _Scanner, client: MlflowClient, run_id: str, tmp: Path) -> None:
-    run = client.get_run(run_id)
-    _scan_mlflow_run(scanner, client, run, "")
-    # Nested candidate runs.
-    children = client.search_runs([run.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{run_id}'")
-    for child in children:
-        _scan_mlflow_run(scanner, client, child, f"child[{child.info.run_name}].")
-    # Every artifact of the run (and of its children).
-    for i, rid in enumerate([run_id, *(c.info.run_id for c in children)]):
-        if client.list_artifacts(rid):
-            dst = tmp / f"run{i}"
-            dst.mkdir()
-            client.download_artifacts(rid, "", str(dst))
-            _scan_tree(scanner, dst, "artifact" if i == 0 else f"child{i}.artifact")
-    # Logged models (MLmodel, input examples, signature, pickles) live outside the run's artifact tree.
-    import mlflow.artifacts
-
-    models = client.search_logged_models([run.info.experiment_id], filter_string=f"source_run_id = '{run_id}'")
-    for j, model in enumerate(models):
-        scanner.scan("model", scanner.label("model", model.name), f"{model.name}\n{json.dumps(model.tags or {})}\n{json.dumps(model.params or {})}")
-        dst = tmp / f"model{j}"
-        dst.mkdir()
-        mlflow.artifacts.download_artifacts(artifact_uri=model.artifact_location, dst_path=str(dst), tracking_uri=client._tracking_client.tracking_uri)
-        _scan_tree(scanner, dst, f"model[{model.name}]")
-    # Registered versions made from this run: tags and description (the model card).
-    for mv in client.search_model_versions(f"run_id = '{run_id}'"):
-        text = "\n".join([mv.description or "", *(f"{k}={v}" for k, v in (mv.tags or {}).items())])
-        scanner.scan("model_version", f"model_version:{mv.name}/{mv.version}", text)
-
-
-def _scan_prefect(scanner: _Scanner, flow_run_id: str) -> bool:
-    """Logs, parameters, state messages and artifacts of the Prefect flow run and its task runs."""
-    from uuid import UUID
-
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (
-        ArtifactFilter,
-        ArtifactFilterFlowRunId,
-        FlowRunFilter,
-        FlowRunFilterId,
-        LogFilter,
-        LogFilterFlowRunId,
-    )
-    from prefect.client.schemas.sorting import LogSort
-
-    try:
-        fid = UUID(flow_run_id)
-    except ValueError:
-        return False
-    with get_client(sync_client=True) as pc:
-        try:
-            fr = pc.read_flow_run(fid)
-        except Exception as exc:  # not found on this API (another Prefect database)
-            log.info("leak scan: Prefect flow run not readable (%s)", type(exc).__name__)
-            return False
-        scanner.scan("prefect_flow_run", "prefect:flow_run.parameters", json.dumps(fr.parameters, default=str))
-        scanner.scan("prefect_flow_run", "prefect:flow_run", "\n".join([fr.name or "", *(fr.tags or []), fr.state.message if fr.state and fr.state.message else ""]))
-        offset, page = 0, 200
-        while True:
-            logs = pc.read_logs(
-                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[fid])), limit=page, offset=offset, sort=LogSort.TIMESTAMP_ASC
-            )
-            for entry in logs:
-                scanner.scan("prefect_log", "prefect:logs", f"{entry.name}\n{entry.message}")
-            if len(logs) < page:
-                break
-            offset += page
-        for tr in pc.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[fid]))):
-            scanner.scan("prefect_task_run", "prefect:task_runs", "\n".join([tr.name or "", tr.state.message if tr.state and tr.state.message else ""]))
-        for art in pc.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[fid]))):
-            body = art.data if isinstance(art.data, str) else json.dumps(art.data, default=str)
-            scanner.scan("prefect_artifact", f"prefect:artifact[{art.key or art.type}]", f"{art.key}\n{art.description or ''}\n{body}")
-    return True
-
-
-def flush_prefect_logs() -> None:
-    """Send the Prefect logs still queued in this process, so an in-flow scan sees them."""
-    try:
-        from prefect.logging.handlers import APILogHandler
-
-        APILogHandler().flush()
-    except Exception as exc:  # no API or no worker running: nothing queued to send
-        log.info("leak scan: Prefect log flush skipped (%s)", type(exc).__name__)
-
-
-def scan_run(client: MlflowClient, run_id: str, index: LeakIndex, flow_run_id: str | None = None, prefect: bool = True) -> LeakScanReport:
-    """Scan everything MLflow (and, when reachable, Prefect) holds for `run_id` for the indexed raw values.
-
-    Args:
-        client: MLflow client of the store holding the run.
-        run_id: the training run (its nested candidate runs, logged models and model versions are included).
-        index: raw values and the key, in memory.
-        flow_run_id: the Prefect flow run; default the run's `veilflow.prefect_flow_run_id` tag.
-        prefect: False skips the Prefect API.
-
-    Returns:
-        A `LeakScanReport` (no values in it).
-    """
-    import tempfile
-
-    started = time.perf_counter()
-    scanner = _Scanner(index)
-    with tempfile.TemporaryDirectory(prefix="veilflow-leakscan-") as tmp:
-        _scan_mlflow(scanner, client, run_id, Path(tmp))
-    flow_run_id = flow_run_id or client.get_run(run_id).data.tags.get("veilflow.prefect_flow_run_id") or None
-    checked = bool(prefect and flow_run_id) and _scan_prefect(scanner, flow_run_id)  # type: ignore[arg-type]
-    hits = [LeakHit(where=w, source=s, kind=k, count=n) for (w, s, k), n in sorted(scanner.hits.items())]
-    return LeakScanReport(
-        run_id=run_id,
-        flow_run_id=flow_run_id,
-        prefect_checked=checked,
-        values_searched=index.values,
-        short_values_skipped=index.skipped,
-        items_scanned=dict(sorted(scanner.items.items())),
-        bytes_scanned=scanner.bytes,
-        hits=hits,
-        seconds=round(time.perf_counter() - started, 3),
-    )
-
-
 def scan_texts(texts: Mapping[str, str], index: LeakIndex) -> list[LeakHit]:
     """Scan named texts (e.g. a forget log's lines) for the indexed values."""
-    scanner = _Scanner(index)
+    scanner = LeakScanner(index)
     for name, text in texts.items():
         scanner.scan("text", name, text)
     return [LeakHit(where=w, source=s, kind=k, count=n) for (w, s, k), n in sorted(scanner.hits.items())]
-
-
-# --------------------------------------------------------------------------- the flow step and the command
-
-
-def leak_scan_step(index: LeakIndex, client: MlflowClient, run_id: str) -> dict[str, Any]:
-    """Training-flow step: scan what the run has logged so far; record the report; raise on any hit.
-
-    Raises:
-        PiiLeakError: one line with places and counts (never values).
-    """
-    from veilflow.engines import tracking
-
-    flush_prefect_logs()
-    report = scan_run(client, run_id, index)
-    result = {**report.model_dump(mode="json"), "passed": report.passed, "total": report.total}
-    tracking.log_dict(client, run_id, result, "pii/leak_scan.json")
-    tracking.set_tags(client, run_id, {"veilflow.leak_scan": "passed" if report.passed else "failed"})
-    tracking.log_metrics(client, run_id, {"leak_scan.seconds": report.seconds, "leak_scan.hits": report.total, "leak_scan.bytes": report.bytes_scanned})
-    log.info("%s (%.2f s)", report.summary(), report.seconds)
-    if not report.passed:
-        raise PiiLeakError(report.summary())
-    return result
-
-
-def audit_run(run_id: str, client: MlflowClient | None = None) -> LeakScanReport:
-    """`veilflow audit`: reload the run's data from its logged config, check its fingerprint, rebuild the index, scan.
-
-    Raises:
-        DataLoadError: the data no longer has the fingerprint the run logged.
-        ConfigError: the run has no logged config, or its policy cannot be read.
-    """
-    from veilflow.engines import tracking
-    from veilflow.tasks.ops.steps import load_data
-    from veilflow.core.config import parse_config
-    from veilflow.core.errors import DataLoadError
-    from veilflow.engines.secrets import resolve_key
-
-    client = client or tracking.make_client()
-    run = client.get_run(run_id)
-    with tracking.temp_dir() as tmp:
-        try:
-            path = tracking.download_artifact(client, run_id, "config/pipeline.json", tmp)
-        except Exception:
-            raise ConfigError(f"run {run_id} has no config/pipeline.json artifact: not a veilflow training run") from None
-        config = parse_config(json.loads(path.read_text()), source=f"run {run_id}")
-    key = resolve_key(config.privacy.key_env, config.privacy.key_block)
-    loaded = load_data(config)  # no suppression: the scan looks for every subject the source data holds
-    logged = run.data.tags.get("veilflow.data_fingerprint")
-    if logged != loaded.fingerprint:
-        raise DataLoadError(
-            f"data fingerprint changed since run {run_id} (logged {str(logged)[:12]}, now {loaded.fingerprint[:12]}): cannot re-derive its raw values"
-        )
-    index = index_for_config(loaded.frame, config, key)
-    del loaded
-    return scan_run(client, run_id, index)

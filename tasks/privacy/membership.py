@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from veilflow.tasks.privacy.anonymization import MIN_KEY_BYTES, PSEUDONYM_HEX_CHARS, pseudonymize_values
 from veilflow.core.errors import ConfigError, MissingKeyError
+from veilflow.tasks.privacy.pseudonyms import MIN_KEY_BYTES, PSEUDONYM_HEX_CHARS, pseudonymize_values
 
 _TOKEN = re.compile(rf"^[0-9a-f]{{{PSEUDONYM_HEX_CHARS}}}$")
 _TOKEN_BYTES = PSEUDONYM_HEX_CHARS // 2
@@ -75,7 +75,7 @@ def _check_note(note: str, where: str) -> str:
 def pseudonymize_subject(value: str, key: bytes | str) -> str:
     """The keyed pseudonym of one subject identifier, identical to the anonymization `hash` operator's token.
 
-    Construction (it is `veilflow.tasks.privacy.anonymization.pseudonymize_values`, called here so joins always match):
+    Construction (it is `veilflow.tasks.privacy.pseudonyms.pseudonymize_values`, called here so joins always match):
     `HMAC-SHA256(key, b"veilflow-pseudonym\\x00" + value.encode("utf-8")).hexdigest()[:32]`, i.e. 32
     lowercase hex characters. The value is NOT normalized (no strip, no case-folding), because the
     anonymization module hashes the raw cell text as it is: the value must be given exactly as it
@@ -121,7 +121,7 @@ class MembershipIndex:
     @property
     def size(self) -> int:
         """Number of distinct subjects."""
-        return int(len(self._tokens))
+        return len(self._tokens)
 
     def __len__(self) -> int:
         return self.size

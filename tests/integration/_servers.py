@@ -98,7 +98,7 @@ class Processes:
                 except ProcessLookupError:
                     pass
         end = time.monotonic() + 10
-        for name, proc, log in reversed(self.procs):
+        for _name, proc, log in reversed(self.procs):
             try:
                 proc.wait(timeout=max(0.1, end - time.monotonic()))
             except subprocess.TimeoutExpired:

@@ -13,14 +13,20 @@ import os
 import secrets
 import subprocess
 import time
-from pathlib import Path
 
 import httpx
 import pytest
+from _servers import (  # tests/integration/_servers.py
+    BIN,
+    Processes,
+    _free_port,
+    _wait_http,
+    base_env,
+    start_mlflow,
+    start_prefect,
+)
 
 from veilflow.core.paths import project_root
-
-from _servers import BIN, Processes, _free_port, _wait_http, base_env, start_mlflow, start_prefect  # tests/integration/_servers.py
 
 PROJECT_ROOT = project_root()  # the checkout: tests/conftest.py sets VEILFLOW_ROOT
 

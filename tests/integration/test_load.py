@@ -18,11 +18,18 @@ import time
 import httpx
 import pandas as pd
 import pytest
+from _servers import (  # tests/integration/_servers.py
+    BIN,
+    Processes,
+    _free_port,
+    _wait_http,
+    base_env,
+    start_mlflow,
+    start_prefect,
+)
 
-from veilflow.tasks.data.io import generate_customers
 from veilflow.core.paths import project_root
-
-from _servers import BIN, Processes, _free_port, _wait_http, base_env, start_mlflow, start_prefect  # tests/integration/_servers.py
+from veilflow.tasks.data.io import generate_customers
 
 PROJECT_ROOT = project_root()  # the checkout: tests/conftest.py sets VEILFLOW_ROOT
 
@@ -45,7 +52,7 @@ BASE = {
 }
 
 
-@pytest.fixture()
+@pytest.fixture
 def stack(tmp_path):
     prefect_port, mlflow_port = _free_port(), _free_port()
     env = base_env(tmp_path)

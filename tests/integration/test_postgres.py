@@ -89,7 +89,7 @@ def _stop_group(proc: subprocess.Popen) -> None:
             continue
 
 
-@pytest.fixture()
+@pytest.fixture
 def postgres_stack():
     """A PostgreSQL cluster, an MLflow server and a Prefect server on it; yields their URLs."""
     for tool in ("initdb", "pg_ctl", "postgres"):
@@ -108,7 +108,7 @@ def postgres_stack():
     env.pop("PREFECT_API_URL", None)
     procs: list[subprocess.Popen] = []
     started_pg = False
-    with ExitStack() as stack:
+    with ExitStack():
         try:
             _as_postgres(["initdb", "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"])
             _as_postgres(
@@ -190,10 +190,9 @@ def test_training_when_servers_on_postgres_then_run_version_alias_and_flow_runs_
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with temporary_settings({PREFECT_API_URL: stack["prefect"]}):
-        with get_client(sync_client=True) as prefect:
-            runs = prefect.read_flow_runs()
-            names = {prefect.read_flow(r.flow_id).name: r.state.type.value for r in runs}
+    with temporary_settings({PREFECT_API_URL: stack["prefect"]}), get_client(sync_client=True) as prefect:
+        runs = prefect.read_flow_runs()
+        names = {prefect.read_flow(r.flow_id).name: r.state.type.value for r in runs}
     assert names.get("training") == "COMPLETED", names
     assert names.get("prepare-partitions") == "COMPLETED", names
 

@@ -16,11 +16,10 @@ import urllib.error
 import urllib.request
 
 import pytest
+from _servers import BIN, Processes, _free_port, _get, _wait_http  # tests/integration/_servers.py
 
 from veilflow.core.paths import project_root
 from veilflow.core.runtime import _OFFLINE_DEFAULTS
-
-from _servers import BIN, Processes, _free_port, _get, _wait_http  # tests/integration/_servers.py
 
 PROJECT_ROOT = project_root()  # the checkout: tests/conftest.py sets VEILFLOW_ROOT
 
@@ -47,7 +46,7 @@ def _chromium() -> str:
     raise AssertionError("Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)")
 
 
-@pytest.fixture()
+@pytest.fixture
 def stack(tmp_path):
     prefect_port, mlflow_port = _free_port(), _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_", "VEILFLOW_ARTIFACT"))}

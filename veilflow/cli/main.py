@@ -10,6 +10,8 @@ from typing import Any
 
 from veilflow.core.runtime import configure_environment
 
+DEMO_CONFIG = Path("deploy/configs/customers.yaml")
+
 
 def _overrides(pairs: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
@@ -25,8 +27,8 @@ def _overrides(pairs: list[str]) -> dict[str, Any]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from veilflow.flows.training import TrainingResult, training
     from veilflow.core.config import load_config
+    from veilflow.flows.training import TrainingResult, training
 
     config = load_config(args.config, _overrides(args.set))
     state = training(config, return_state=True)
@@ -160,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("train", help="run the training flow", description="Run the training flow from a YAML config.")
-    p.add_argument("--config", type=Path, default=None, help="YAML config (default: built-in defaults)")
+    p.add_argument("--config", type=Path, default=DEMO_CONFIG, help=f"YAML config (default: the demo, {DEMO_CONFIG})")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key, e.g. dataset.n_rows=500")
     p.add_argument("--strict", action="store_true", help="exit 3 when the model is rejected by a gate")
     p.set_defaults(func=cmd_train)

@@ -18,15 +18,13 @@ def _read_subject(value: str) -> str:
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
-    from veilflow.engines import tracking
-    from veilflow.tasks.ops.forget import apply_forget, find_subject, write_erasure_record
-    from veilflow.tasks.privacy.membership import pseudonymize_subject
     from veilflow.core.config import PrivacyConfig
     from veilflow.core.errors import MissingKeyError
-    from veilflow.engines.secrets import resolve_key
     from veilflow.core.state import forget_log_path, suppression_list_path
-
-    from veilflow.tasks.privacy.membership import _check_note
+    from veilflow.engines import tracking
+    from veilflow.engines.secrets import resolve_key
+    from veilflow.tasks.ops.forget import apply_forget, find_subject, write_erasure_record
+    from veilflow.tasks.privacy.membership import _check_note, pseudonymize_subject
 
     try:
         _check_note(args.note, "--note")  # refused before anything is looked up or written
@@ -69,7 +67,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from veilflow.tasks.privacy.leak_scan import audit_run
+    from veilflow.tasks.ops.audit import audit_run
 
     report = audit_run(args.run_id)
     if args.json:

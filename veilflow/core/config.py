@@ -24,25 +24,27 @@ class _Frozen(BaseModel):
 class DatasetConfig(_Frozen):
     """Where the data comes from and what each column is for."""
 
-    name: str = "customers"
-    source: Literal["generate", "file", "breast_cancer"] = "generate"
+    name: str = Field(description="dataset name: the suites, the policy and the registered model are named after it")
+    source: Literal["generate", "file", "breast_cancer"] = Field(
+        default="file", description="'file' (CSV/Parquet at `path`), or a built-in demo source ('generate', 'breast_cancer')"
+    )
     path: Path | None = Field(default=None, description="CSV or Parquet file, when source is 'file'")
     n_rows: int = Field(default=2000, gt=0, le=5_000_000, description="rows to generate")
     defect_rate: float = Field(default=0.0, ge=0.0, le=1.0, description="share of generated rows with defects")
-    id_column: str = "customer_id"
+    id_column: str = Field(description="a column unique per row (quarantine reports and partition checks name rows by it)")
     subject_column: str | None = Field(
-        default="customer_id",
+        default=None,
         description="column naming the person each row is about; its keyed pseudonyms form the run's membership index "
         "(right to be forgotten) and the suppression list is matched against it. None: no membership tracking",
     )
-    label: str = "churned"
-    numeric_features: list[str] = ["tenure_months", "monthly_charges", "num_support_tickets"]
-    categorical_features: list[str] = ["contract_type", "payment_method", "plan", "age_band"]
-    text_feature: str | None = "notes"
-    sensitive_attribute: str | None = Field(default="gender", description="kept for fairness slices, never a feature")
-    raw_suite: Path = Path("expectations/customers.raw.json")
-    anonymized_suite: Path | None = Path("expectations/customers.anonymized.json")
-    pii_policy: Path | None = Path("expectations/policies/customers.pii.yaml")
+    label: str = Field(description="the column to predict")
+    numeric_features: list[str] = []
+    categorical_features: list[str] = []
+    text_feature: str | None = None
+    sensitive_attribute: str | None = Field(default=None, description="kept for fairness slices, never a feature")
+    raw_suite: Path = Field(description="GX suite (JSON) the raw data must pass")
+    anonymized_suite: Path | None = None
+    pii_policy: Path | None = Field(default=None, description="PII policy (YAML); None: the data holds no PII")
     max_bytes: int = Field(default=2 * 1024**3, gt=0, description="refuse input files larger than this")
     max_text_chars: int = Field(
         default=20_000, gt=0, description="refuse text cells longer than this (bounds Presidio's cost; notes are ~150 chars)"
@@ -135,8 +137,8 @@ warnings.filterwarnings("ignore", message='Field name "register" in "RegistryCon
 
 
 class RegistryConfig(_Frozen):
-    model_name: str = "veilflow-customers"
-    experiment: str = "veilflow-customers"
+    model_name: str = Field(default="", description="registered model; default 'veilflow-<dataset.name>'")
+    experiment: str = Field(default="", description="MLflow experiment; default 'veilflow-<dataset.name>'")
     register: bool = Field(default=True, description="register and gate the best model (replays set this false)")
 
 
@@ -158,7 +160,7 @@ class PipelineConfig(_Frozen):
     """Everything one training run needs; the flow's only parameter."""
 
     seed: int = 42
-    dataset: DatasetConfig = DatasetConfig()
+    dataset: DatasetConfig
     privacy: PrivacyConfig = PrivacyConfig()
     split: SplitConfig = SplitConfig()
     training: TrainingConfig = TrainingConfig()
@@ -166,6 +168,18 @@ class PipelineConfig(_Frozen):
     gates: GateConfig = GateConfig()
     registry: RegistryConfig = RegistryConfig()
     execution: ExecutionConfig = ExecutionConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_after_dataset(cls, data: Any) -> Any:
+        """An unnamed registered model / experiment is named after the dataset."""
+        if not isinstance(data, dict) or not isinstance(data.get("dataset"), dict) or "name" not in data["dataset"]:
+            return data
+        default = f"veilflow-{data['dataset']['name']}"
+        registry = dict(data.get("registry") or {})
+        for field in ("model_name", "experiment"):
+            registry[field] = registry.get(field) or default
+        return {**data, "registry": registry}
 
     def config_hash(self) -> str:
         """Stable hash of the whole config (used in tags and cache keys)."""
@@ -198,6 +212,8 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     source = "<defaults>"
     if path is not None:
         p = Path(path)
+        if not p.is_file():
+            p = resolve_path(p)  # the project root's copy, else the one the package ships (demo configs)
         source = str(p)
         if not p.is_file():
             raise ConfigError(f"config file not found: {p}")

@@ -33,7 +33,6 @@ def source_digest(root: Path | None = None) -> str:
     Used in cache keys, so a resumed run never reuses a result computed by different code.
     """
     import hashlib
-
     import os
 
     base = root or package_dir()

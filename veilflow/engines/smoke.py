@@ -72,7 +72,7 @@ def smoke(model_uri: str, input_path: Path) -> dict:
         record["error"] = f"predict failed ({type(exc).__name__})"
         return record
     n_out = len(preds)
-    record.update(latency_ms=round(latency_ms, 3), n_rows=int(len(frame)))
+    record.update(latency_ms=round(latency_ms, 3), n_rows=len(frame))
     if n_out != len(frame):
         record["error"] = f"model returned {n_out} predictions for {len(frame)} rows"
         return record

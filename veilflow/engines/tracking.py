@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import pandas as pd
 from mlflow import MlflowClient
@@ -22,6 +22,11 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
 T = TypeVar("T")
+
+# The types the rest of veilflow names when it is handed a client or catches a tracking failure, so that only
+# this package imports MLflow.
+TrackingClient: TypeAlias = MlflowClient
+TrackingError: TypeAlias = MlflowException
 _MODEL_LOGGING = threading.RLock()
 
 MAX_PARAM_LEN = 6000
@@ -45,6 +50,11 @@ def with_retries(fn: Callable[[], T], attempts: int = 4, base_delay: float = 0.5
 def make_client(tracking_uri: str | None = None) -> MlflowClient:
     """An MLflow client for `tracking_uri` (default: MLFLOW_TRACKING_URI, set by `configure_environment`)."""
     return MlflowClient(tracking_uri=tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"))
+
+
+def tracking_uri_of(client: MlflowClient) -> str:
+    """The tracking URI a client talks to (MLflow keeps it on a private attribute; read it in one place)."""
+    return str(client._tracking_client.tracking_uri)
 
 
 def ensure_experiment(client: MlflowClient, name: str, artifact_root: str | None = None) -> str:
@@ -181,7 +191,7 @@ def _log_model_locked(
     )
     reqs = _pip_requirements(kind)
     if kind == "torch_mlp":
-        from veilflow.tasks.modeling.training import ProbabilityModel
+        from veilflow.engines.pyfunc import ProbabilityModel
 
         info = mlflow.pyfunc.log_model(
             name=name,
@@ -236,6 +246,13 @@ def get_alias_version(client: MlflowClient, model_name: str, alias: str) -> str 
 
 def set_alias(client: MlflowClient, model_name: str, alias: str, version: str) -> None:
     with_retries(lambda: client.set_registered_model_alias(model_name, alias, version))
+
+
+def load_registered_model(model_name: str, version: str) -> Any:
+    """`models:/<name>/<version>` as a pyfunc model (uses MLFLOW_TRACKING_URI, like every other call here)."""
+    import mlflow.pyfunc
+
+    return mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
 
 
 def get_run_data(client: MlflowClient, run_id: str) -> Any:

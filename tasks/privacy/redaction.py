@@ -1,0 +1,396 @@
+"""Applying a PII policy to a frame: structured column operators, batched Presidio text redaction, and the audit."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, computed_field
+
+from veilflow.core.errors import ConfigError
+from veilflow.tasks.privacy.known_values import ValueIndex, as_str, known_value_index
+from veilflow.tasks.privacy.policy import (
+    LANGUAGE,
+    ColumnRule,
+    FrozenModel,
+    PiiPolicy,
+    TextRule,
+    validate_policy_against,
+)
+from veilflow.tasks.privacy.pseudonyms import check_key, encrypt_values, pseudonym
+
+if TYPE_CHECKING:  # Presidio is imported lazily: tldextract must not be imported before it is told to stay offline.
+    from presidio_analyzer import AnalyzerEngine
+
+log = logging.getLogger(__name__)
+
+_DIGIT = re.compile(r"\d")
+
+# Necessary conditions for pattern recognizers to match (read from their regexes; veilflow's own in
+# veilflow.tasks.privacy.recognizers need 7-15 phone digits and 12-19 card digits): a text that fails
+# them cannot produce a hit, so the recognizer is not run on it. Thresholds sit at or below the real minimum.
+_RECOGNIZER_GATES: dict[str, Callable[[str, int], bool]] = {
+    "EmailRecognizer": lambda text, digits: "@" in text,
+    "PhoneRecognizer": lambda text, digits: digits >= 5,
+    "InternationalPhoneRecognizer": lambda text, digits: digits >= 5,
+    "CreditCardRecognizer": lambda text, digits: digits >= 12,
+    "LuhnCardRecognizer": lambda text, digits: digits >= 12,
+    "UsSsnRecognizer": lambda text, digits: digits >= 9,
+}
+
+
+# --------------------------------------------------------------------------- audit
+
+
+class ColumnAudit(FrozenModel):
+    """What was done to one column: counts only, never values."""
+
+    kind: Literal["structured", "text"]
+    operator: str
+    entities: dict[str, int] = Field(description="entity type -> number found (structured: non-null values)")
+    output_column: str | None = Field(description="where the result went; None when the column was dropped")
+    unparsed: int = Field(
+        default=0, description="values the operator could not parse or place, e.g. a future birth date (written as missing)"
+    )
+    known_value_spans: int = Field(default=0, description="text spans matched from the structured columns' raw values")
+    texts_analyzed: int = Field(default=0, description="distinct texts sent to the analyzer")
+
+
+class PiiAudit(FrozenModel):
+    """The anonymization audit logged with every run."""
+
+    policy: str
+    engine: str
+    rows: int
+    seconds: float
+    columns: dict[str, ColumnAudit]
+    entities_not_detectable: list[str] = Field(
+        default_factory=list, description="policy text entities the analyzer has no recognizer for"
+    )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def total_found(self) -> int:
+        return sum(sum(c.entities.values()) for c in self.columns.values())
+
+
+def engine_label(analyzer: Any) -> str:
+    """The model name behind an analyzer, or `"pattern-only"`."""
+    engine = analyzer.nlp_engine
+    label = getattr(engine, "label", "")
+    if label:
+        return str(label)
+    models = getattr(engine, "models", None) or [{}]
+    return str(models[0].get("model_name", type(engine).__name__))
+
+
+# --------------------------------------------------------------------------- structured operators
+
+
+def _map_unique(series: pd.Series, fn: Callable[[str], str]) -> pd.Series:
+    """Apply `fn` once per distinct non-missing value (pseudonyms repeat, so this is most of the speed)."""
+    s = as_str(series)
+    uniques = pd.unique(s.dropna())
+    mapping = {u: fn(u) for u in uniques}
+    return s.map(mapping, na_action="ignore").astype("str")
+
+
+def _age_bands(dates: pd.Series, reference: date, width: int, top: int) -> pd.Series:
+    ref = pd.Timestamp(reference)
+    before_birthday = (ref.month * 100 + ref.day) < (dates.dt.month * 100 + dates.dt.day)
+    age = ref.year - dates.dt.year - before_birthday.astype("float64")
+    age = age.where(age >= 0)  # a birth date after the reference date is not an age
+    low = (age // width) * width
+    labels = [
+        (None if np.isnan(a) else (f"{top}+" if a >= top else f"{int(lo)}-{int(min(lo + width - 1, top - 1))}"))
+        for a, lo in zip(age.to_numpy(dtype="float64"), low.to_numpy(dtype="float64"))
+    ]
+    return pd.Series(labels, index=dates.index, dtype="str")
+
+
+def _apply_column_rule(
+    name: str, series: pd.Series, rule: ColumnRule, policy: PiiPolicy, key: bytes | None
+) -> tuple[str | None, pd.Series | None, ColumnAudit]:
+    """Transform one structured column; returns (output name or None when dropped, values, audit)."""
+    params = rule.parsed_params()
+    found = int(series.notna().sum())
+    unparsed = 0
+    out_name: str | None = name
+    op = rule.operator
+    if op == "drop":
+        out_name, values = None, None
+    elif op == "replace":
+        tag = params.new_value if params.new_value is not None else f"<{rule.entity}>"
+        values = as_str(series).where(series.isna(), tag)
+    elif op == "mask":
+        s = as_str(series)
+        values = s.str.replace(rf"(?s).(?=.{{{params.keep_last}}})", params.char, regex=True)
+    elif op == "hash":
+        assert key is not None  # checked before any data is touched
+        values = _map_unique(series, lambda v: pseudonym(key, v))
+    elif op == "encrypt":
+        assert key is not None
+        values = encrypt_values(series, key)
+    elif op == "generalize":
+        parsed = pd.to_datetime(series, errors="coerce", format="ISO8601")
+        unparsed = int((parsed.isna() & series.notna()).sum())
+        if params.granularity == "year":
+            years = parsed.dt.year.to_numpy(dtype="float64")
+            values = pd.Series([None if np.isnan(y) else str(int(y)) for y in years], index=series.index, dtype="str")
+        else:
+            assert policy.reference_date is not None  # enforced by the policy model
+            values = _age_bands(parsed, policy.reference_date, params.band_width, params.top_age)
+            unparsed += int((values.isna() & parsed.notna()).sum())
+        out_name = params.output_column or name
+    elif op == "truncate":
+        values = as_str(series).str.slice(0, params.keep_first)
+    else:  # pragma: no cover - the policy model rejects unknown operators
+        raise ConfigError(f"unknown operator '{op}' for column '{name}'")
+    audit = ColumnAudit(
+        kind="structured", operator=op, entities={rule.entity: found}, output_column=out_name, unparsed=unparsed
+    )
+    return out_name, values, audit
+
+
+
+# --------------------------------------------------------------------------- free text
+
+_Span = tuple[int, int, str, float]
+
+# Set in a forked worker by `_init_worker`: the analyzer is inherited through fork, never pickled.
+_WORKER: dict[str, Any] = {}
+
+
+def _entity_gates(analyzer: Any, entities: Sequence[str]) -> dict[str, Callable[[str, int], bool]]:
+    """For each entity served only by gated pattern recognizers, a cheap test a text must pass to be searched."""
+    gates: dict[str, Callable[[str, int], bool]] = {}
+    recognizers = analyzer.registry.recognizers
+    for entity in entities:
+        serving = [r for r in recognizers if entity in r.supported_entities and r.supported_language == LANGUAGE]
+        if serving and all(r.name in _RECOGNIZER_GATES for r in serving):
+            tests = [_RECOGNIZER_GATES[r.name] for r in serving]
+            gates[entity] = lambda text, digits, tests=tests: any(t(text, digits) for t in tests)
+    return gates
+
+
+def _analyze_chunk(texts: list[str], analyzer: Any, entities: list[str], threshold: float, batch_size: int) -> list[list[_Span]]:
+    """Presidio on a batch of texts: spaCy runs through `nlp.pipe`, recognizers only where they can match."""
+    from veilflow.tasks.privacy.recognizers import postprocess_results  # imports Presidio: only when texts are analyzed
+
+    gates = _entity_gates(analyzer, entities)
+    wanted = set(entities)
+    out: list[list[_Span]] = []
+    batches = analyzer.nlp_engine.process_batch(texts, LANGUAGE, batch_size=batch_size, n_process=1)
+    for text, (_, artifacts) in zip(texts, batches):
+        if gates:
+            digits = len(_DIGIT.findall(text))
+            ents = [e for e in entities if e not in gates or gates[e](text, digits)]
+        else:
+            ents = entities
+        if not ents:  # Presidio reads an empty entity list as "all entities"
+            out.append([])
+            continue
+        results = analyzer.analyze(
+            text=text, language=LANGUAGE, entities=ents, score_threshold=threshold, nlp_artifacts=artifacts
+        )
+        results = postprocess_results(text, results)
+        out.append([(r.start, r.end, r.entity_type, float(r.score)) for r in results if r.entity_type in wanted])
+    return out
+
+
+def _init_worker(analyzer: Any, entities: list[str], threshold: float, batch_size: int) -> None:
+    _WORKER.update(analyzer=analyzer, entities=entities, threshold=threshold, batch_size=batch_size)
+
+
+def _worker_analyze(texts: list[str]) -> list[list[_Span]]:
+    w = _WORKER
+    return _analyze_chunk(texts, w["analyzer"], w["entities"], w["threshold"], w["batch_size"])
+
+
+def _analyze_texts(
+    texts: list[str], analyzer: Any, entities: list[str], threshold: float, batch_size: int, n_process: int
+) -> list[list[_Span]]:
+    if n_process > 1 and len(texts) >= 2 * batch_size:
+        if "fork" in multiprocessing.get_all_start_methods():
+            ctx = multiprocessing.get_context("fork")
+            bounds = np.linspace(0, len(texts), n_process + 1).astype(int)
+            parts = [texts[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+            with ctx.Pool(n_process, initializer=_init_worker, initargs=(analyzer, entities, threshold, batch_size)) as pool:
+                results = pool.map(_worker_analyze, parts)
+            return [spans for part in results for spans in part]
+        log.warning("n_process=%d needs the 'fork' start method; analyzing in one process", n_process)
+    return _analyze_chunk(texts, analyzer, entities, threshold, batch_size)
+
+
+def _resolve_spans(text: str, spans: list[_Span]) -> list[tuple[int, int, str]]:
+    """Merge overlapping spans into one (labelled by the most confident, then longest), then join
+    same-label neighbours separated only by whitespace, so no part of a detected value survives."""
+    if not spans:
+        return []
+    ordered = sorted(spans, key=lambda s: (s[0], -s[1]))
+    merged: list[list[Any]] = []
+    for start, end, label, score in ordered:
+        if merged and start < merged[-1][1]:
+            cur = merged[-1]
+            cur[1] = max(cur[1], end)
+            if (score, end - start) > (cur[3], cur[4]):
+                cur[2], cur[3], cur[4] = label, score, end - start
+        else:
+            merged.append([start, end, label, score, end - start])
+    joined: list[tuple[int, int, str]] = []
+    for start, end, label, _, _ in merged:
+        if joined and joined[-1][2] == label and not text[joined[-1][1] : start].strip():
+            joined[-1] = (joined[-1][0], end, label)
+        else:
+            joined.append((start, end, label))
+    return joined
+
+
+def _replace_spans(text: str, spans: list[tuple[int, int, str]]) -> str:
+    pieces, pos = [], 0
+    for start, end, label in spans:
+        pieces.append(text[pos:start])
+        pieces.append(f"<{label}>")
+        pos = end
+    pieces.append(text[pos:])
+    return "".join(pieces)
+
+
+def _redact_text_column(
+    series: pd.Series,
+    rule: TextRule,
+    analyzer: Any,
+    entities: list[str],
+    known: ValueIndex | None,
+    column_entity: dict[str, str],
+    batch_size: int,
+    n_process: int,
+) -> tuple[pd.Series, ColumnAudit]:
+    s = as_str(series)
+    occurrences = s.dropna().value_counts(sort=False)
+    distinct = occurrences.index.tolist()
+    texts = [t for t in distinct if t.strip()]
+    if entities:
+        detected = _analyze_texts(texts, analyzer, entities, rule.score_threshold, batch_size, n_process)
+    else:
+        detected = [[] for _ in texts]
+    counts: Counter[str] = Counter()
+    known_spans = 0
+    mapping: dict[str, str] = {t: t for t in distinct}  # blank texts stay as they are
+    for text, spans in zip(texts, detected):
+        if known is not None and rule.redact_known_values:
+            extra = [(a, b, column_entity[sorted(src)[0]], 1.0) for a, b, src in known.find(text)]
+            known_spans += len(extra) * int(occurrences[text])
+            spans = spans + extra
+        final = _resolve_spans(text, spans)
+        mapping[text] = _replace_spans(text, final) if final else text
+        weight = int(occurrences[text])
+        for _, _, label in final:
+            counts[label] += weight
+    values = s.map(mapping, na_action="ignore").astype("str")
+    audit = ColumnAudit(
+        kind="text",
+        operator=rule.operator,
+        entities=dict(sorted(counts.items())),
+        output_column=str(series.name),
+        known_value_spans=known_spans,
+        texts_analyzed=len(texts),
+    )
+    return values, audit
+
+
+# --------------------------------------------------------------------------- the engine
+
+
+def anonymize_frame(
+    df: pd.DataFrame,
+    policy: PiiPolicy,
+    analyzer: AnalyzerEngine | None,
+    key: bytes | str | None,
+    batch_size: int = 256,
+    n_process: int = 1,
+) -> tuple[pd.DataFrame, PiiAudit]:
+    """Apply a PII policy: structured columns by vectorized operators, free text through Presidio.
+
+    Args:
+        df: the raw frame (never mutated).
+        policy: the dataset's PII policy.
+        analyzer: from `build_analyzer`; needed only when the policy has text columns.
+        key: the pseudonymization/encryption key (>= 16 bytes); needed for `hash`/`encrypt`.
+        batch_size: texts per spaCy `nlp.pipe` batch.
+        n_process: worker processes for free-text analysis (forked; 1 = in process).
+
+    Returns:
+        The anonymized frame (same row index; dropped columns gone, generalized ones renamed) and
+        the audit (counts per column and entity type, operators, engine, rows, seconds).
+
+    Raises:
+        MissingKeyError: the policy needs a key and none was given (before any data is read).
+        ConfigError: a weak key, a policy column missing from the frame, or no analyzer for text columns.
+    """
+    started = time.perf_counter()
+    raw_key = check_key(key, policy)
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"anonymize_frame expects a pandas DataFrame, got {type(df).__name__}")
+    if batch_size < 1 or n_process < 1:
+        raise ValueError(f"batch_size and n_process must be >= 1, got {batch_size} and {n_process}")
+    validate_policy_against(policy, df.columns)
+    if policy.text_columns and analyzer is None:
+        raise ConfigError(f"PII policy '{policy.dataset}' has text columns but no analyzer was given")
+
+    engine = engine_label(analyzer) if analyzer is not None else "none"
+    not_detectable: list[str] = []
+    text_entities: dict[str, list[str]] = {}
+    if policy.text_columns:
+        assert analyzer is not None
+        supported = set(analyzer.get_supported_entities(LANGUAGE))
+        for column, rule in policy.text_columns.items():
+            text_entities[column] = [e for e in rule.entities if e in supported]
+            not_detectable += [e for e in rule.entities if e not in supported and e not in not_detectable]
+        if not_detectable:
+            log.warning("the analyzer cannot detect %s in free text (engine: %s)", ", ".join(not_detectable), engine)
+
+    known = None
+    if any(r.redact_known_values for r in policy.text_columns.values()):
+        known = known_value_index(df, policy)
+    column_entity = {c: r.entity for c, r in policy.columns.items()}
+
+    out: dict[str, pd.Series] = {}
+    audits: dict[str, ColumnAudit] = {}
+    for column in df.columns:
+        if column in policy.columns:
+            name, values, audit = _apply_column_rule(column, df[column], policy.columns[column], policy, raw_key)
+            audits[column] = audit
+            if name is not None and values is not None:
+                out[name] = values
+        elif column in policy.text_columns:
+            rule = policy.text_columns[column]
+            values, audit = _redact_text_column(
+                df[column], rule, analyzer, text_entities[column], known, column_entity, batch_size, n_process
+            )
+            out[column] = values
+            audits[column] = audit
+        else:
+            out[column] = df[column].copy()
+    result = pd.DataFrame(out, index=df.index.copy())
+    audit = PiiAudit(
+        policy=policy.dataset,
+        engine=engine,
+        rows=len(df),
+        seconds=round(time.perf_counter() - started, 4),
+        columns=audits,
+        entities_not_detectable=not_detectable,
+    )
+    log.info(
+        "anonymized %d rows: %d columns transformed, %d entities, engine %s, %.2f s",
+        audit.rows, len(audits), audit.total_found, engine, audit.seconds,
+    )
+    return result, audit
