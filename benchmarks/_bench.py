@@ -60,15 +60,25 @@ def parser(script: str, description: str | None) -> argparse.ArgumentParser:
     """An argument parser with the `--out` every benchmark has: `benchmarks/results/<script name>.md`."""
     p = argparse.ArgumentParser(description=description)
     name = Path(script).stem
-    p.add_argument("--out", type=Path, default=RESULTS / f"{name}.md", metavar="PATH",
-                   help=f"markdown report (default: benchmarks/results/{name}.md)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=RESULTS / f"{name}.md",
+        metavar="PATH",
+        help=f"markdown report (default: benchmarks/results/{name}.md)",
+    )
     return p
 
 
 def add_path_argument(p: argparse.ArgumentParser, flag: str, relative: str, what: str) -> None:
     """A file argument whose default is `relative`, taken from the repository root (see the module docstring)."""
-    p.add_argument(flag, type=Path, default=from_root(relative), metavar="PATH",
-                   help=f"{what} (default: {relative}, from the repository root {repo_root()})")
+    p.add_argument(
+        flag,
+        type=Path,
+        default=from_root(relative),
+        metavar="PATH",
+        help=f"{what} (default: {relative}, from the repository root {repo_root()})",
+    )
 
 
 def require_file(path: Path, flag: str) -> Path:

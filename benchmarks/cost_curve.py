@@ -72,7 +72,9 @@ def run_one(rows: int, sets: list[str], out: Path) -> None:
     inner: dict[str, float] = {}  # task runs inside subflows (prepare-partitions), summed over parallel workers
     with get_client(sync_client=True) as client:
         flow_run_id = state.state_details.flow_run_id
-        subs = [sub.id for sub in client.read_flow_runs(flow_run_filter=FlowRunFilter(parent_flow_run_id={"any_": [flow_run_id]}))]
+        subs = [
+            sub.id for sub in client.read_flow_runs(flow_run_filter=FlowRunFilter(parent_flow_run_id={"any_": [flow_run_id]}))
+        ]
         task_runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id={"any_": [flow_run_id, *subs]}))
         for tr in task_runs:
             name = re.sub(r"-[0-9a-f]{3}$", "", tr.name)  # Prefect's default task run names end in a short id
@@ -109,8 +111,13 @@ def render(results: list[dict], command: str, pending: list[int]) -> str:
                 inner_names.append(k)
     rows = []
     for r in results:
-        row = {"rows": f"{r['rows']:,}", "state": r["state"], "wall s": r["wall_s"], "peak GB": r["peak_rss_gb"],
-               "peak GB, all processes": r.get("peak_tree_gb", "")}
+        row = {
+            "rows": f"{r['rows']:,}",
+            "state": r["state"],
+            "wall s": r["wall_s"],
+            "peak GB": r["peak_rss_gb"],
+            "peak GB, all processes": r.get("peak_tree_gb", ""),
+        }
         outside = r["wall_s"] - sum(r["steps"].values())
         for n in names:
             row[n] = r["steps"].get(n, "")
@@ -118,11 +125,23 @@ def render(results: list[dict], command: str, pending: list[int]) -> str:
             row[f"in subflow: {n}"] = r.get("inner", {}).get(n, "")
         row["flow, outside tasks"] = round(outside, 1)
         rows.append(row)
-    cols = ["rows", "state", "wall s", "peak GB", "peak GB, all processes", *names, *(f"in subflow: {n}" for n in inner_names), "flow, outside tasks"]
+    cols = [
+        "rows",
+        "state",
+        "wall s",
+        "peak GB",
+        "peak GB, all processes",
+        *names,
+        *(f"in subflow: {n}" for n in inner_names),
+        "flow, outside tasks",
+    ]
     lines = ["# Cost curve: the training flow from 10k to 1M rows", "", header(command), "", md_table(rows, cols), ""]
     if inner_names:
-        lines += ["Step columns are seconds of the training flow's own task runs (a subflow counts once, its wall time); "
-                  "`in subflow:` columns are the subflow's task runs summed over parallel workers, so they can exceed its wall time.", ""]
+        lines += [
+            "Step columns are seconds of the training flow's own task runs (a subflow counts once, its wall time); "
+            "`in subflow:` columns are the subflow's task runs summed over parallel workers, so they can exceed its wall time.",
+            "",
+        ]
     by = {r["rows"]: r for r in results if r["state"] in ("Completed", "Rejected")}
     checks = []
     if 1_000_000 in by:
@@ -130,8 +149,10 @@ def render(results: list[dict], command: str, pending: list[int]) -> str:
     else:
         checks.append("- 1M rows completes: NOT MEASURED in this run" + (f" (still pending: {pending})" if pending else ""))
     peak = max((max(r["peak_rss_gb"], r.get("peak_tree_gb", 0.0)) for r in results), default=0.0)
-    checks.append(f"- peak memory < 8 GB: {'PASS' if peak < 8 else 'FAIL'} (max {peak:.2f} GB over the sizes run, "
-                  "the larger of the flow process's own peak and the sampled sum over all its processes)")
+    checks.append(
+        f"- peak memory < 8 GB: {'PASS' if peak < 8 else 'FAIL'} (max {peak:.2f} GB over the sizes run, "
+        "the larger of the flow process's own peak and the sampled sum over all its processes)"
+    )
     if 1_000_000 in by and 100_000 in by:
         ratio = by[1_000_000]["wall_s"] / by[100_000]["wall_s"]
         checks.append(f"- t(1M)/t(100k) <= 11: {'PASS' if ratio <= 11 else 'FAIL'} ({ratio:.2f})")
@@ -160,13 +181,31 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX + "cost-") as tmp:
         for i, n in enumerate(sizes):
             out = Path(tmp) / f"cost-{n}.json"
-            cmd = [sys.executable, __file__, "--one", str(n), "--json", str(out), *(part for s in args.set for part in ("--set", s))]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--one",
+                str(n),
+                "--json",
+                str(out),
+                *(part for s in args.set for part in ("--set", s)),
+            ]
             started = time.perf_counter()
             proc = subprocess.run(cmd, cwd=repo_root(), capture_output=True, text=True)
             if proc.returncode != 0 or not out.exists():
                 tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-                results.append({"rows": n, "state": f"error rc={proc.returncode}", "wall_s": round(time.perf_counter() - started, 1),
-                                "flow_run_s": 0, "steps": {}, "peak_rss_gb": 0.0, "peak_tree_gb": 0.0, "message": tail[0][:200]})
+                results.append(
+                    {
+                        "rows": n,
+                        "state": f"error rc={proc.returncode}",
+                        "wall_s": round(time.perf_counter() - started, 1),
+                        "flow_run_s": 0,
+                        "steps": {},
+                        "peak_rss_gb": 0.0,
+                        "peak_tree_gb": 0.0,
+                        "message": tail[0][:200],
+                    }
+                )
             else:
                 results.append(json.loads(out.read_text()))
             write_report(args.out, render(results, command, sizes[i + 1 :]))

@@ -78,12 +78,22 @@ def main() -> int:
     one_s, one_cpu = time.perf_counter() - s, time.process_time() - cpu
     print(f"one process: {one_s:.1f} s", flush=True)
 
-    env = {k: os.environ[k] for k in ("PREFECT_HOME", "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "VEILFLOW_PII_KEY") if k in os.environ}
+    env = {
+        k: os.environ[k] for k in ("PREFECT_HOME", "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "VEILFLOW_PII_KEY") if k in os.environ
+    }
     # The cluster veilflow's Dask runner starts (veilflow.flows.partitioned.local_dask_cluster: worker profiler and malloc trim off).
-    with local_dask_cluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None, env=env) as cluster, Client(cluster) as client:
+    with (
+        local_dask_cluster(
+            n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None, env=env
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         client.run(_build, args.nlp_model)  # engines built on every worker before timing
         s = time.perf_counter()
-        futures = [client.submit(_anonymize_part, str(path), [g], args.nlp_model, str(policy_path), pure=False) for g in range(args.partitions)]
+        futures = [
+            client.submit(_anonymize_part, str(path), [g], args.nlp_model, str(policy_path), pure=False)
+            for g in range(args.partitions)
+        ]
         parts = client.gather(futures)
         dask_frame = pd.concat([frame for frame, _, _ in parts])
         dask_s = time.perf_counter() - s
@@ -98,20 +108,39 @@ def main() -> int:
     command = command_line(__file__)
     rows = [
         {"side": "one process", "seconds": f"{one_s:.1f}", "rows/s": f"{args.rows / one_s:.0f}"},
-        {"side": f"Dask, {args.workers} workers x 1 thread, {args.partitions} partitions", "seconds": f"{dask_s:.1f}", "rows/s": f"{args.rows / dask_s:.0f}"},
+        {
+            "side": f"Dask, {args.workers} workers x 1 thread, {args.partitions} partitions",
+            "seconds": f"{dask_s:.1f}",
+            "rows/s": f"{args.rows / dask_s:.0f}",
+        },
     ]
-    text = "\n".join([
-        "# Dask speed-up of anonymization", "", header(command), "",
-        f"{args.rows:,} generated rows, policy `{policy_path.name}`, NLP model `{args.nlp_model}`; machine: {os.cpu_count()} cores.", "",
-        md_table(rows, ["side", "seconds", "rows/s"]), "",
-        "Checks:", "",
-        f"- speed-up >= 1.7x: {'PASS' if speedup >= 1.7 else 'FAIL'} ({speedup:.2f}x)",
-        f"- identical output row for row: {'PASS' if identical else 'FAIL'}"
-        + ("" if identical else f" (dtypes equal: {dtypes_equal}; rows differing per column: {differing or 'none (dtype/index only)'})"), "",
-        "Inside the workers: partition seconds " + ", ".join(f"{w:.1f}" for _, w, _ in parts)
-        + f"; CPU seconds summed over partitions {sum(c for _, _, c in parts):.1f} vs {one_cpu:.1f} on the one-process side "
-        "(the same work: a larger sum means each core ran slower with both busy, or did more work per partition).", "",
-    ])
+    text = "\n".join(
+        [
+            "# Dask speed-up of anonymization",
+            "",
+            header(command),
+            "",
+            f"{args.rows:,} generated rows, policy `{policy_path.name}`, NLP model `{args.nlp_model}`; machine: {os.cpu_count()} cores.",
+            "",
+            md_table(rows, ["side", "seconds", "rows/s"]),
+            "",
+            "Checks:",
+            "",
+            f"- speed-up >= 1.7x: {'PASS' if speedup >= 1.7 else 'FAIL'} ({speedup:.2f}x)",
+            f"- identical output row for row: {'PASS' if identical else 'FAIL'}"
+            + (
+                ""
+                if identical
+                else f" (dtypes equal: {dtypes_equal}; rows differing per column: {differing or 'none (dtype/index only)'})"
+            ),
+            "",
+            "Inside the workers: partition seconds "
+            + ", ".join(f"{w:.1f}" for _, w, _ in parts)
+            + f"; CPU seconds summed over partitions {sum(c for _, _, c in parts):.1f} vs {one_cpu:.1f} on the one-process side "
+            "(the same work: a larger sum means each core ran slower with both busy, or did more work per partition).",
+            "",
+        ]
+    )
     write_report(args.out, text)
     return 0
 

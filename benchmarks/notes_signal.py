@@ -73,9 +73,16 @@ def run(config_path: Path, n_rows: int, kinds: Sequence[str] | None) -> dict:
         for variant, frame in (("anonymized", full), ("raw_notes", notes_raw)):
             train, val, test = split_frame(frame, ds.label, config.split.test_size, config.split.val_size, seed=config.seed)
             fitted = train_candidate(
-                cand.kind, dict(cand.params), train, val,
-                numeric=ds.numeric_features, categorical=ds.categorical_features, text=ds.text_feature,
-                label=ds.label, seed=config.seed, text_max_features=config.training.text_max_features,
+                cand.kind,
+                dict(cand.params),
+                train,
+                val,
+                numeric=ds.numeric_features,
+                categorical=ds.categorical_features,
+                text=ds.text_feature,
+                label=ds.label,
+                seed=config.seed,
+                text_max_features=config.training.text_max_features,
             )
             row[variant] = float(roc_auc_score(test[ds.label], predict_positive(fitted.model, test)))
         row["loss"] = row["raw_notes"] - row["anonymized"]

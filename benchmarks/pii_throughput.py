@@ -133,9 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     # (c) free text alone: naive per-row Presidio with the policy's entities and threshold vs veilflow.
     rule = policy.text_columns["notes"]
     entities = [e for e in rule.entities if e in naive_analyzer.get_supported_entities(LANGUAGE)]
-    c_secs, c_out = run_naive(
-        df, ["notes"], naive_analyzer, anonymizer, entities=entities, score_threshold=rule.score_threshold
-    )
+    c_secs, c_out = run_naive(df, ["notes"], naive_analyzer, anonymizer, entities=entities, score_threshold=rule.score_threshold)
     # (c2) the same per-row loop with veilflow's detection (its recognizers and post-processing) on a
     # full spaCy pipeline: isolates what the engine (batching, lean pipeline, dedup, gating) buys.
     same_detection = build_analyzer(args.model, lean_pipeline=False)
@@ -146,7 +144,9 @@ def main(argv: list[str] | None = None) -> int:
         df, ["notes"], same_detection, anonymizer, postprocess, entities=entities2, score_threshold=rule.score_threshold
     )
     text_policy = PiiPolicy(dataset="customers-notes", text_columns={"notes": TextRule(**rule.model_dump())})
-    d_frame, d_audit = anonymize_frame(df[["notes"]], text_policy, analyzer, None, batch_size=args.batch_size, n_process=args.n_process)
+    d_frame, d_audit = anonymize_frame(
+        df[["notes"]], text_policy, analyzer, None, batch_size=args.batch_size, n_process=args.n_process
+    )
     d_secs = d_audit.seconds
     note_truth = [x for x in truth if x[1].startswith("notes:")]
     c_found = count_found(note_truth, c_out)

@@ -81,7 +81,10 @@ def validate_pandas(df, entries: list[dict]) -> dict[str, tuple[bool, int | None
             out[key] = ((want <= cols) if not kw.get("exact_match", True) else want == cols, None)
             continue
         if t == "expect_table_row_count_to_be_between":
-            out[key] = ((kw.get("min_value") is None or n >= kw["min_value"]) and (kw.get("max_value") is None or n <= kw["max_value"]), None)
+            out[key] = (
+                (kw.get("min_value") is None or n >= kw["min_value"]) and (kw.get("max_value") is None or n <= kw["max_value"]),
+                None,
+            )
             continue
         ck = json.dumps([t, kw], sort_keys=True, default=str)
         if ck not in cache:
@@ -170,7 +173,11 @@ def main() -> int:
         part_times = []
         for _ in range(args.repeat):
             t0 = time.perf_counter()
-            parts = list(pool.map(_validate_part, [str(path)] * len(starts), [[i] for i in range(len(starts))], [str(suite_path)] * len(starts)))
+            parts = list(
+                pool.map(
+                    _validate_part, [str(path)] * len(starts), [[i] for i in range(len(starts))], [str(suite_path)] * len(starts)
+                )
+            )
             merged = merge_validation([r for r, _, _ in parts], starts, suite, [u for _, u, _ in parts])
             part_times.append(time.perf_counter() - t0)
         part_s = statistics.median(part_times)
@@ -182,29 +189,53 @@ def main() -> int:
         if (o_whole.success, o_merged.success, ok_p) != (o_whole.success,) * 3:
             mismatches.append(f"{o_whole.key}: success gx={o_whole.success} partitions={o_merged.success} pandas={ok_p}")
         if bad_p is not None and not (o_whole.unexpected_count == o_merged.unexpected_count == bad_p):
-            mismatches.append(f"{o_whole.key}: unexpected gx={o_whole.unexpected_count} partitions={o_merged.unexpected_count} pandas={bad_p}")
+            mismatches.append(
+                f"{o_whole.key}: unexpected gx={o_whole.unexpected_count} partitions={o_merged.unexpected_count} pandas={bad_p}"
+            )
 
     rows = [
         {"what": "(c) plain vectorized pandas, same rules", "seconds": f"{pandas_s:.2f}", "x pandas": "1.00"},
-        {"what": "(a0) GX, whole frame, GX's default batch fingerprinting on", "seconds": f"{gx_hashing_s:.2f}", "x pandas": f"{gx_hashing_s / pandas_s:.2f}"},
-        {"what": "(a) GX, whole frame, one validate call (veilflow's context)", "seconds": f"{gx_s:.2f}", "x pandas": f"{gx_s / pandas_s:.2f}"},
-        {"what": f"(b) GX, {len(starts)} partitions in {args.workers} processes (read + validate + merge)", "seconds": f"{part_s:.2f}", "x pandas": f"{part_s / pandas_s:.2f}"},
+        {
+            "what": "(a0) GX, whole frame, GX's default batch fingerprinting on",
+            "seconds": f"{gx_hashing_s:.2f}",
+            "x pandas": f"{gx_hashing_s / pandas_s:.2f}",
+        },
+        {
+            "what": "(a) GX, whole frame, one validate call (veilflow's context)",
+            "seconds": f"{gx_s:.2f}",
+            "x pandas": f"{gx_s / pandas_s:.2f}",
+        },
+        {
+            "what": f"(b) GX, {len(starts)} partitions in {args.workers} processes (read + validate + merge)",
+            "seconds": f"{part_s:.2f}",
+            "x pandas": f"{part_s / pandas_s:.2f}",
+        },
     ]
     best = min(gx_s, part_s) / pandas_s
     command = command_line(__file__)
-    text = "\n".join([
-        "# Raw-suite validation: Great Expectations vs plain pandas", "", header(command), "",
-        f"{args.rows:,} generated rows (defect rate {args.defect_rate}, generated in {gen_s:.1f} s, not timed), "
-        f"suite `{suite.name}` ({len(entries)} expectations). GX context build and GX's first-call set-up excluded. "
-        f"Seconds are medians of {args.repeat} interleaved rounds (a0: one round).", "",
-        md_table(rows, ["what", "seconds", "x pandas"]), "",
-        "Per-partition GX seconds inside the workers (last round): " + ", ".join(f"{s:.2f}" for _, _, s in parts), "",
-        "GX / pandas in each round (whole frame): " + ", ".join(f"{r:.2f}" for r in round_ratios), "",
-        "Checks:", "",
-        f"- GX / pandas <= 3x: {'PASS' if best <= 3 else 'FAIL'} (best GX path {best:.2f}x; whole-frame {gx_s / pandas_s:.2f}x)",
-        f"- the three agree on every success flag and unexpected count: {'PASS' if not mismatches else 'FAIL: ' + '; '.join(mismatches[:5])}",
-        "",
-    ])
+    text = "\n".join(
+        [
+            "# Raw-suite validation: Great Expectations vs plain pandas",
+            "",
+            header(command),
+            "",
+            f"{args.rows:,} generated rows (defect rate {args.defect_rate}, generated in {gen_s:.1f} s, not timed), "
+            f"suite `{suite.name}` ({len(entries)} expectations). GX context build and GX's first-call set-up excluded. "
+            f"Seconds are medians of {args.repeat} interleaved rounds (a0: one round).",
+            "",
+            md_table(rows, ["what", "seconds", "x pandas"]),
+            "",
+            "Per-partition GX seconds inside the workers (last round): " + ", ".join(f"{s:.2f}" for _, _, s in parts),
+            "",
+            "GX / pandas in each round (whole frame): " + ", ".join(f"{r:.2f}" for r in round_ratios),
+            "",
+            "Checks:",
+            "",
+            f"- GX / pandas <= 3x: {'PASS' if best <= 3 else 'FAIL'} (best GX path {best:.2f}x; whole-frame {gx_s / pandas_s:.2f}x)",
+            f"- the three agree on every success flag and unexpected count: {'PASS' if not mismatches else 'FAIL: ' + '; '.join(mismatches[:5])}",
+            "",
+        ]
+    )
     write_report(args.out, text)
     return 0
 

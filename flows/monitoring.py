@@ -66,7 +66,11 @@ def _trigger_retraining(deployment: str) -> tuple[bool, str, str | None]:
         run = cast("FlowRun", run_deployment(deployment, timeout=0))
     except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else ""
-        return False, f"retraining could not be triggered: deployment '{deployment}' unavailable ({type(exc).__name__}: {first[:200]})", None
+        return (
+            False,
+            f"retraining could not be triggered: deployment '{deployment}' unavailable ({type(exc).__name__}: {first[:200]})",
+            None,
+        )
     return True, f"triggered deployment '{deployment}': flow run '{run.name}' ({run.id})", str(run.id)
 
 
@@ -94,7 +98,9 @@ def monitoring(config: MonitoringConfig = MonitoringConfig()) -> MonitoringResul
             raw = t.load_batch(config.input_path, max_bytes=ds.max_bytes)
             source = f"file:{config.input_path.name}"
         else:
-            raw = apply_drift(t.generate_batch(config.generate_rows, config.generate_seed), config.drift, seed=config.generate_seed)
+            raw = apply_drift(
+                t.generate_batch(config.generate_rows, config.generate_seed), config.drift, seed=config.generate_seed
+            )
             source = f"generated:n_rows={config.generate_rows}&seed={config.generate_seed}&drift={config.drift}"
         tracking.set_tags(client, run_id, {"veilflow.data_fingerprint": fingerprint_frame(raw), "veilflow.source": source})
         report_v = t.validate_batch(raw, ds.raw_suite, build_gx_context(), label=ds.label)
@@ -127,8 +133,10 @@ def monitoring(config: MonitoringConfig = MonitoringConfig()) -> MonitoringResul
             tracking.log_artifact(client, run_id, plot_drift(report, Path(tmp) / "psi.png"), "drift")
         logger.info(
             "drift: max feature PSI %.3f, prediction PSI %s, %d feature(s) drifted, %d quality issue(s)",
-            report.max_psi, f"{report.prediction_psi:.3f}" if report.prediction_psi is not None else "n/a",
-            len(report.drifted_features), len(report.quality_issues),
+            report.max_psi,
+            f"{report.prediction_psi:.3f}" if report.prediction_psi is not None else "n/a",
+            len(report.drifted_features),
+            len(report.quality_issues),
         )
         triggered, retrain_id = False, None
         if not report.drift_detected:
@@ -141,8 +149,11 @@ def monitoring(config: MonitoringConfig = MonitoringConfig()) -> MonitoringResul
         tracking.set_tags(
             client,
             run_id,
-            {"veilflow.drift_detected": str(report.drift_detected).lower(), "veilflow.retraining": retraining,
-             "veilflow.retraining_triggered": str(triggered).lower()},
+            {
+                "veilflow.drift_detected": str(report.drift_detected).lower(),
+                "veilflow.retraining": retraining,
+                "veilflow.retraining_triggered": str(triggered).lower(),
+            },
         )
     except BaseException as exc:
         tracking.end_run(client, run_id, "FAILED", reason=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")

@@ -82,7 +82,12 @@ def build_task_runner(execution: ExecutionConfig) -> Any:
         if execution.address:
             return DaskTaskRunner(address=execution.address)
         # Processes, one thread each: anonymization is CPU-bound Python (the GIL).
-        cluster_kwargs: dict[str, Any] = {"n_workers": execution.workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None}
+        cluster_kwargs: dict[str, Any] = {
+            "n_workers": execution.workers,
+            "threads_per_worker": 1,
+            "processes": True,
+            "dashboard_address": None,
+        }
         api_url = _flow_api_url()
         if api_url:
             # Workers report their task runs to the flow's own Prefect API.
@@ -105,11 +110,14 @@ def prepare_partitions(config: PipelineConfig, suppression_path: str | None = No
     key = resolve_key(config.privacy.key_env, config.privacy.key_block) if config.dataset.pii_policy else None
     salt = secrets.token_hex(8)  # keys the uniqueness hashes for this run only
     futures = [
-        t.process_partition.with_options(task_run_name=f"partition-{s.index}").submit(s, config, key, salt, suppression_path) for s in specs
+        t.process_partition.with_options(task_run_name=f"partition-{s.index}").submit(s, config, key, salt, suppression_path)
+        for s in specs
     ]
     outputs = [f.result() for f in futures]
     merged = merge_partitions(outputs, specs, config)
-    logger.info("%d partition(s) on %s: %d rows x %d columns", merged.partitions, config.execution.runner, merged.rows, merged.columns)
+    logger.info(
+        "%d partition(s) on %s: %d rows x %d columns", merged.partitions, config.execution.runner, merged.rows, merged.columns
+    )
     return merged
 
 
@@ -141,7 +149,11 @@ def score_partitions(
 
     logger = get_run_logger()
     champion = load_champion_version(
-        tracking.make_client(), model_name, version, require_same_code=require_same_code, allow_unverified_code=allow_unverified_code
+        tracking.make_client(),
+        model_name,
+        version,
+        require_same_code=require_same_code,
+        allow_unverified_code=allow_unverified_code,
     )
     pipe = champion.pipeline_config
     if execution.partition_rows is None:
@@ -150,23 +162,38 @@ def score_partitions(
     key = resolve_key(pipe.privacy.key_env, pipe.privacy.key_block) if pipe.dataset.pii_policy else None
     salt = secrets.token_hex(8)
     futures = [
-        t.score_partition.with_options(task_run_name=f"score-partition-{s.index}").submit(s, champion, key, salt, top_k) for s in specs
+        t.score_partition.with_options(task_run_name=f"score-partition-{s.index}").submit(s, champion, key, salt, top_k)
+        for s in specs
     ]
     merged = merge_scored([f.result() for f in futures], specs, champion)
     logger.info(
         "%d batch partition(s) on %s: %d rows, %d scored before cross-partition checks",
-        merged.partitions, execution.runner, len(merged.anonymized), len(merged.predictions),
+        merged.partitions,
+        execution.runner,
+        len(merged.anonymized),
+        len(merged.predictions),
     )
     return merged
 
 
 def run_partitioned_scoring(
-    input_path: Path, champion: Any, execution: ExecutionConfig, top_k: int, *, require_same_code: bool = False, allow_unverified_code: bool = False
+    input_path: Path,
+    champion: Any,
+    execution: ExecutionConfig,
+    top_k: int,
+    *,
+    require_same_code: bool = False,
+    allow_unverified_code: bool = False,
 ) -> tuple[MergedScoring, float]:
     """Run `score_partitions` for `champion`'s version on the configured runner; returns the merged result and its wall seconds."""
     started = time.perf_counter()
     merged = score_partitions.with_options(task_runner=build_task_runner(execution))(
-        str(input_path), champion.model_name, champion.version, top_k, execution,
-        require_same_code=require_same_code, allow_unverified_code=allow_unverified_code,
+        str(input_path),
+        champion.model_name,
+        champion.version,
+        top_k,
+        execution,
+        require_same_code=require_same_code,
+        allow_unverified_code=allow_unverified_code,
     )
     return merged, time.perf_counter() - started

@@ -14,8 +14,7 @@ from prefect.cache_policies import NO_CACHE, CachePolicy
 
 from veilflow.tasks.data import drift
 from veilflow.tasks.data import io as data
-from veilflow.tasks.ops import audit, lifecycle, monitoring, partitions, scoring, steps
-
+from veilflow.tasks.ops import audit, lifecycle, model_audit, monitoring, partitions, raw_scoring, scoring, serving, steps
 
 
 class _Storage(TypedDict):
@@ -45,11 +44,14 @@ validate_raw = task(
     name="validate-raw", description="Great Expectations suite on the raw data; counts only.", tags=["raw-pii"], **_RAW
 )(steps.run_validation)
 anonymize = task(
-    name="anonymize", description="Presidio + policy operators; returns the anonymized frame and an audit.", tags=["raw-pii"], **_RAW
+    name="anonymize",
+    description="Presidio + policy operators; returns the anonymized frame and an audit.",
+    tags=["raw-pii"],
+    **_RAW,
 )(steps.anonymize_data)
-leak_guard = task(
-    name="leak-guard", description="No raw PII value or pattern survives anonymization.", tags=["raw-pii"], **_RAW
-)(steps.guard_leaks)
+leak_guard = task(name="leak-guard", description="No raw PII value or pattern survives anonymization.", tags=["raw-pii"], **_RAW)(
+    steps.guard_leaks
+)
 process_partition = task(
     name="process-partition",
     description="Read one partition from its source, validate, anonymize and leak-check it; returns anonymized rows and counts.",
@@ -62,10 +64,12 @@ score_partition = task(
     tags=["raw-pii"],
     **_RAW,
 )(partitions.score_partition_here)
-validate_anonymized = task(
-    name="validate-anonymized", description="Great Expectations suite on the anonymized data.", **_MEM
-)(steps.run_validation)
+validate_anonymized = task(name="validate-anonymized", description="Great Expectations suite on the anonymized data.", **_MEM)(
+    steps.run_validation
+)
 split_data = task(name="split-data", description="Seeded, stratified train/validation/test split.", **_MEM)(steps.split_data)
+
+
 def _fit_key(context: object, parameters: dict) -> str | None:
     """The resume key computed by `steps.fit_cache_key` from fingerprints and config — never from frames."""
     return parameters.get("cache_key")
@@ -90,6 +94,11 @@ evaluate = task(name="evaluate", description="Held-out metrics, intervals, slice
 explain = task(name="explain", description="SHAP / Captum / permutation importance on anonymized data.", **_MEM)(
     steps.explain_best
 )
+audit_model = task(
+    name="membership-audit",
+    description="Membership-inference audit of one candidate: loss-threshold and offline LiRA attacks (reference models of the same kind), TPR at low FPR, ROC plot.",
+    **_MEM,  # no task retries: a retry would refit every reference model (tracking calls retry on their own)
+)(model_audit.audit_candidate)
 log_model = task(name="log-model", description="Log the best candidate as an MLflow model.", **_MEM, **_TRACKING_RETRIES)(
     steps.log_best_model
 )
@@ -110,20 +119,35 @@ load_batch = task(name="load-batch", description="Read the incoming batch (CSV o
     scoring.load_batch
 )
 validate_batch = task(
-    name="validate-batch", description="Raw expectation suite on the batch; failing rows are kept for quarantine.", tags=["raw-pii"], **_RAW
+    name="validate-batch",
+    description="Raw expectation suite on the batch; failing rows are kept for quarantine.",
+    tags=["raw-pii"],
+    **_RAW,
 )(scoring.validate_batch)
-anonymize_batch = task(
-    name="anonymize-batch", description="Same PII policy and key as training.", tags=["raw-pii"], **_RAW
-)(scoring.anonymize_batch)
+anonymize_batch = task(name="anonymize-batch", description="Same PII policy and key as training.", tags=["raw-pii"], **_RAW)(
+    scoring.anonymize_batch
+)
 score_batch = task(name="score-batch", description="Probabilities, predictions and top-k reason codes per row.", **_MEM)(
     scoring.score_frame
 )
-generate_batch = task(name="generate-batch", description="Generate a synthetic customers batch (seeded).", tags=["raw-pii"], **_RAW)(
-    data.generate_customers
-)
-compare_drift = task(name="compare-drift", description="PSI, KS / chi-squared, prediction and data-quality drift vs the training profile.", **_MEM)(
-    drift.compare_to_profile
-)
+score_raw_records = task(
+    name="score-raw-records",
+    description="veilflow's column and type checks, the raw suite, the training policy and key, then the model: a prediction or a per-row error for every row.",
+    tags=["raw-pii"],
+    **_RAW,
+)(raw_scoring.score_raw_records)
+log_serving_model = task(
+    name="log-serving-model",
+    description="Log the raw-record serving model (anonymizes inside; key from the environment) beside the anonymized-input model.",
+    **_MEM,
+    **_TRACKING_RETRIES,
+)(serving.log_serving_model)
+generate_batch = task(
+    name="generate-batch", description="Generate a synthetic customers batch (seeded).", tags=["raw-pii"], **_RAW
+)(data.generate_customers)
+compare_drift = task(
+    name="compare-drift", description="PSI, KS / chi-squared, prediction and data-quality drift vs the training profile.", **_MEM
+)(drift.compare_to_profile)
 
 # Privacy lifecycle (issue 10) and the leak scan of everything logged (issue 7).
 record_membership = task(

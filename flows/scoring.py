@@ -19,6 +19,7 @@ from veilflow.engines.secrets import resolve_key
 from veilflow.flows import prefect_tasks as t
 from veilflow.flows._publish import publish
 from veilflow.tasks.data.io import fingerprint_frame
+from veilflow.tasks.ops.raw_scoring import prepare_scorer, reason_counts
 from veilflow.tasks.ops.reporting import mlflow_run_url, scoring_summary
 from veilflow.tasks.ops.scoring import (
     ChampionModel,
@@ -64,6 +65,7 @@ class ScoringResult(BaseModel):
     rows_quarantined: int
     output_path: str
     quarantine_path: str | None
+    quarantine_reasons: dict[str, int] = {}  # rows per failed check (names of checks and columns, never values)
 
 
 def _score_partitioned(
@@ -75,17 +77,30 @@ def _score_partitioned(
     from veilflow.flows.partitioned import run_partitioned_scoring
 
     merged, wall = run_partitioned_scoring(
-        config.input_path, champion, config.execution, config.reason_codes,
-        require_same_code=config.require_same_code, allow_unverified_code=config.allow_unverified_code,
+        config.input_path,
+        champion,
+        config.execution,
+        config.reason_codes,
+        require_same_code=config.require_same_code,
+        allow_unverified_code=config.allow_unverified_code,
     )
     tracking.set_tags(
-        client, run_id,
-        {"veilflow.data_fingerprint": merged.fingerprint, "veilflow.execution.runner": config.execution.runner,
-         "veilflow.execution.partitions": str(merged.partitions)},
+        client,
+        run_id,
+        {
+            "veilflow.data_fingerprint": merged.fingerprint,
+            "veilflow.execution.runner": config.execution.runner,
+            "veilflow.execution.partitions": str(merged.partitions),
+        },
     )
     tracking.log_metrics(
-        client, run_id,
-        {"partitions.count": merged.partitions, "partitions.wall_seconds": wall, **{f"partitions.{k}.seconds": v for k, v in merged.seconds.items()}},
+        client,
+        run_id,
+        {
+            "partitions.count": merged.partitions,
+            "partitions.wall_seconds": wall,
+            **{f"partitions.{k}.seconds": v for k, v in merged.seconds.items()},
+        },
     )
     merged.validation.raise_if_critical("batch")
     predictions = merged.predictions.set_axis(pd.Index(merged.positions)) if len(merged.predictions) else merged.predictions
@@ -101,8 +116,11 @@ def scoring(config: ScoringConfig) -> ScoringResult:
     client = tracking.make_client()
     # The code version is verified before the model is loaded (loading unpickles code).
     champion = resolve_champion(
-        client, config.model_name, config.alias,
-        require_same_code=config.require_same_code, allow_unverified_code=config.allow_unverified_code,
+        client,
+        config.model_name,
+        config.alias,
+        require_same_code=config.require_same_code,
+        allow_unverified_code=config.allow_unverified_code,
     )
     verdict = champion.code_check
     logger.info("scoring with %s v%s (%s)", champion.model_name, champion.version, verdict)
@@ -112,7 +130,11 @@ def scoring(config: ScoringConfig) -> ScoringResult:
     experiment_id, run_id = start_champion_run(client, config.experiment, "scoring", champion, {"veilflow.code_check": verdict})
     try:
         out_path = resolve_path(config.output_path, Path.cwd())
-        q_path = resolve_path(config.quarantine_path, Path.cwd()) if config.quarantine_path else out_path.with_suffix(".quarantine.parquet")
+        q_path = (
+            resolve_path(config.quarantine_path, Path.cwd())
+            if config.quarantine_path
+            else out_path.with_suffix(".quarantine.parquet")
+        )
         if config.execution.partition_rows is not None:
             anonymized, report, audit, predictions = _score_partitioned(config, champion, client, run_id)
             summary = report.to_summary_dict()
@@ -120,12 +142,13 @@ def scoring(config: ScoringConfig) -> ScoringResult:
             key = resolve_key(pipe.privacy.key_env, pipe.privacy.key_block) if ds.pii_policy else None
             raw = t.load_batch(config.input_path, max_bytes=ds.max_bytes)
             tracking.set_tags(client, run_id, {"veilflow.data_fingerprint": fingerprint_frame(raw)})
-            report = t.validate_batch(raw, ds.raw_suite, build_gx_context(), label=ds.label)
-            summary = report.to_summary_dict()
             analyzer = build_analyzer(pipe.privacy.nlp_model) if ds.pii_policy else None
-            anonymized, audit = t.anonymize_batch(raw, pipe, analyzer, key)
+            scorer = prepare_scorer(champion, key, build_gx_context(), analyzer, top_k=config.reason_codes)
+            # The one raw-record code path (also per partition, and in the raw-record serving model).
+            scored = t.score_raw_records(raw, scorer, raise_on_critical=True)
             del raw  # raw rows end here; quarantined rows are written anonymized
-            predictions = None
+            anonymized, report, audit, predictions = scored.anonymized, scored.report, scored.audit, scored.predictions
+            summary = report.to_summary_dict()
         tracking.log_dict(client, run_id, summary, "validation/batch.json")
         tracking.log_dict(client, run_id, audit, "pii/audit.json")
         clean, quarantined = quarantine_batch(anonymized, report)
@@ -133,11 +156,9 @@ def scoring(config: ScoringConfig) -> ScoringResult:
             write_parquet_atomically(quarantined, q_path)
         if len(clean) == 0:
             raise DataValidationError(f"every row of the batch was quarantined ({len(quarantined)} rows); see {q_path.name}")
-        if predictions is None:
-            predictions = t.score_batch(champion, clean, top_k=config.reason_codes)
-        else:
-            # Scored per partition; rows quarantined only by cross-partition checks (duplicates) are dropped.
-            predictions = predictions.loc[clean.index].reset_index(drop=True)
+        # Predictions are indexed by batch position; rows quarantined only by cross-partition checks
+        # (duplicates, when partitioned) are dropped here.
+        predictions = predictions.loc[clean.index].reset_index(drop=True)
         write_parquet_atomically(predictions, out_path)
         rows_in, rows_scored, rows_quarantined = len(anonymized), len(predictions), len(quarantined)
         counts = {
@@ -161,6 +182,7 @@ def scoring(config: ScoringConfig) -> ScoringResult:
         rows_quarantined=rows_quarantined,
         output_path=str(out_path),
         quarantine_path=str(q_path) if len(quarantined) else None,
+        quarantine_reasons=reason_counts(quarantined),
     )
     url = mlflow_run_url(os.environ.get("MLFLOW_TRACKING_URI"), experiment_id, run_id)
     markdown = scoring_summary(champion.model_name, champion.version, {**result.model_dump(), **counts}, summary, audit, url)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,9 @@ from veilflow.engines.gx import build_gx_context
 from veilflow.engines.presidio import build_analyzer
 from veilflow.engines.secrets import resolve_key
 from veilflow.flows import prefect_tasks as t
+from veilflow.flows.serving import SERVING_MODEL_CODE
 from veilflow.tasks.data.io import fingerprint_frame
+from veilflow.tasks.ops.model_audit import check_dp_requirements
 from veilflow.tasks.ops.steps import GateEvidence, candidate_grid, check_feature_columns, pick_best
 from veilflow.tasks.privacy.leak_scan import index_for_config
 
@@ -95,7 +98,11 @@ def training(config: PipelineConfig) -> Any:
 def _train(config: PipelineConfig, client: Any, experiment_id: str, run_id: str, out_dir: Path) -> TrainingResult:
     logger = get_run_logger()
     ds = config.dataset
-    # Fail on a missing key before any data is read.
+    # Fail on a missing key, or a DP setting this environment cannot honour, before any data is read.
+    check_dp_requirements(config)
+    if any(c.is_dp and c.params.get("secure_mode") for c in config.training.candidates):
+        # Opacus' cryptographic RNG cannot be seeded: a replay compares metrics within a tolerance, not bit for bit.
+        tracking.set_tags(client, run_id, {"veilflow.dp.secure_mode": "true"})
     key = resolve_key(config.privacy.key_env, config.privacy.key_block) if ds.pii_policy or ds.subject_column else None
     gx_context = build_gx_context()
 
@@ -106,7 +113,9 @@ def _train(config: PipelineConfig, client: Any, experiment_id: str, run_id: str,
         # Subjects on the suppression list (veilflow forget --apply) are dropped here, before anything else.
         loaded = t.load_data(config, key, suppression_list_path())
         tracking.set_tags(client, run_id, {"veilflow.data_fingerprint": loaded.fingerprint})
-        tracking.log_metrics(client, run_id, {"data.rows": loaded.rows, "data.columns": loaded.columns, "data.suppressed_rows": loaded.suppressed})
+        tracking.log_metrics(
+            client, run_id, {"data.rows": loaded.rows, "data.columns": loaded.columns, "data.suppressed_rows": loaded.suppressed}
+        )
         logger.info("loaded %d rows x %d columns (fingerprint %s)", loaded.rows, loaded.columns, loaded.fingerprint[:12])
 
         t.validate_raw(loaded.frame, ds.raw_suite, "raw", ds.id_column, gx_context, client, run_id, out_dir)
@@ -128,7 +137,9 @@ def _train(config: PipelineConfig, client: Any, experiment_id: str, run_id: str,
     anonymized_fp = fingerprint_frame(anonymized)
     tracking.set_tags(client, run_id, {"veilflow.anonymized_fingerprint": anonymized_fp})
     train, val, test = t.split_data(anonymized, config)
-    tracking.log_metrics(client, run_id, {"split.train_rows": len(train), "split.val_rows": len(val), "split.test_rows": len(test)})
+    tracking.log_metrics(
+        client, run_id, {"split.train_rows": len(train), "split.val_rows": len(val), "split.test_rows": len(test)}
+    )
     # Every candidate (and every point of a search grid) is a mapped task run; the flow's task runner
     # (threads by default) fits them in parallel, each in its own nested MLflow run.
     grid = candidate_grid(config)
@@ -139,18 +150,42 @@ def _train(config: PipelineConfig, client: Any, experiment_id: str, run_id: str,
         for cand, params, trial in grid
     ]
     results = [f.result() for f in futures]
-    logger.info("trained %d candidate(s): %s", len(results), ", ".join(f"{r.name} val.{config.training.primary_metric}={r.val_metrics[config.training.primary_metric]:.4f}" for r in results))
+    logger.info(
+        "trained %d candidate(s): %s",
+        len(results),
+        ", ".join(
+            f"{r.name} val.{config.training.primary_metric}={r.val_metrics[config.training.primary_metric]:.4f}" for r in results
+        ),
+    )
     reused = [r.name for r in results if r.reused]
     if reused:
         logger.info("resumed: reused %d cached fit(s) from an earlier run of this job: %s", len(reused), ", ".join(reused))
     tracking.set_tags(client, run_id, {"veilflow.reused_steps": ",".join(f"fit-candidate:{n}" for n in reused) or "none"})
-    best = pick_best(results, config.training.primary_metric)
+    best = pick_best(results, config.training.primary_metric, require_dp=config.privacy.require_dp)
     tracking.set_tags(client, run_id, {"veilflow.best_candidate": best.name})
-    logger.info("best candidate %s (%s=%.4f on validation)", best.name, config.training.primary_metric, best.val_metrics[config.training.primary_metric])
+    logger.info(
+        "best candidate %s (%s=%.4f on validation)",
+        best.name,
+        config.training.primary_metric,
+        best.val_metrics[config.training.primary_metric],
+    )
 
     evaluation = t.evaluate(best, test, config, client, run_id, out_dir)
+    # Does the model itself leak? Every candidate is attacked (members: its training rows; non-members: test rows).
+    audit_started = time.perf_counter()
+    audits = [
+        t.audit_model.with_options(task_run_name=f"membership-audit-{r.name}").submit(
+            r, train, val, test, config, client, run_id, out_dir, best=r is best
+        )
+        for r in results
+    ]
+    mia = [a.result() for a in audits][results.index(best)]
+    if config.privacy.mia.enabled:
+        tracking.log_metrics(client, run_id, {"mia.step_seconds": time.perf_counter() - audit_started})
     explanation = t.explain(results, best, test, config, client, run_id, out_dir)
     model_uri, model_id = t.log_model(best, train, config, client, run_id, experiment_id)
+    # Beside it, the raw-record serving model (anonymizes inside, key from the environment); scanned below too.
+    t.log_serving_model(model_uri, config, client, run_id, experiment_id, SERVING_MODEL_CODE)
     t.record_profile(best, train, config, client, run_id)
     # A leak fails the run (PiiLeakError) before anything is registered; see tasks/leak_scan.py.
     scan = t.scan_leaks(scan_index, client, run_id)
@@ -167,8 +202,15 @@ def _train(config: PipelineConfig, client: Any, experiment_id: str, run_id: str,
             data_fingerprint=fingerprint,
         )
     evidence = GateEvidence(
-        model_uri=model_uri, model_id=model_id, fingerprint=fingerprint, evaluation=evaluation, explanation=explanation,
-        audit=audit, leak=leak, risk=risk,
+        model_uri=model_uri,
+        model_id=model_id,
+        fingerprint=fingerprint,
+        evaluation=evaluation,
+        explanation=explanation,
+        audit=audit,
+        leak=leak,
+        risk=risk,
+        mia=mia,
     )
     decision = t.register_and_gate(best, evidence, test, config, client, run_id, out_dir)
     return TrainingResult(
@@ -196,9 +238,13 @@ def _prepare_partitioned(config: PipelineConfig, key: bytes | None, client: Any,
     merged, seconds = run_partitioned(config, suppression_path)
     tracking.set_tags(client, run_id, {"veilflow.data_fingerprint": merged.fingerprint})
     tracking.log_metrics(client, run_id, {"data.rows": merged.rows, "data.columns": merged.columns})
-    get_run_logger().info("%d partition(s): %d rows (fingerprint %s) in %.1f s", merged.partitions, merged.rows, merged.fingerprint[:12], seconds)
+    get_run_logger().info(
+        "%d partition(s): %d rows (fingerprint %s) in %.1f s", merged.partitions, merged.rows, merged.fingerprint[:12], seconds
+    )
     leak = record_merged(merged, config, client, run_id, out_dir, seconds)
-    audit = merged.audit.model_dump(mode="json") if merged.audit is not None else {"policy": None, "rows": merged.rows, "columns": {}}
+    audit = (
+        merged.audit.model_dump(mode="json") if merged.audit is not None else {"policy": None, "rows": merged.rows, "columns": {}}
+    )
     scan_index, subjects = scan_inputs_in_flow(config, key, suppression_path)
     t.record_membership(subjects, config, key, client, run_id, out_dir)
     del subjects

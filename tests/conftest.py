@@ -18,7 +18,7 @@ os.environ["VEILFLOW_ARTIFACT_ROOT"] = (_SESSION_DIR / "artifacts").as_uri()
 os.environ.setdefault("VEILFLOW_PII_KEY", "test-key-0123456789abcdef-not-a-secret")
 os.environ.pop("PREFECT_API_URL", None)
 
-from veilflow.core.runtime import configure_environment  # noqa: E402
+from veilflow.core.runtime import configure_environment  # noqa: E402  # after the environment above is set
 
 configure_environment()
 

@@ -65,7 +65,9 @@ def _summary(values: np.ndarray) -> dict[str, float | None]:
     }
 
 
-def population_stability_index(expected: Sequence[float], actual: Sequence[float], eps: float = PSI_EPSILON) -> float:
+def population_stability_index(
+    expected: Sequence[float] | np.ndarray, actual: Sequence[float] | np.ndarray, eps: float = PSI_EPSILON
+) -> float:
     """Population stability index between two binned distributions.
 
     PSI = sum_i (a_i - e_i) * ln(a_i / e_i), where e_i and a_i are the expected (training) and actual (new)
@@ -328,26 +330,26 @@ class DriftReport(BaseModel):
     n_rows_now: int
     quality_issues: list[str] = []
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # mypy rejects decorators stacked on @property; pydantic documents this ignore for computed_field
     @property
     def max_psi(self) -> float:
         """Largest feature PSI (predictions excluded); 0.0 when no feature has one."""
         values = [r.psi for r in self.rows if r.kind != "prediction" and r.psi is not None]
         return max(values) if values else 0.0
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # mypy rejects decorators stacked on @property; pydantic documents this ignore for computed_field
     @property
     def drifted_features(self) -> list[str]:
         """Features (predictions excluded) whose PSI exceeds the threshold."""
         return [r.feature for r in self.rows if r.kind != "prediction" and r.drifted]
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # mypy rejects decorators stacked on @property; pydantic documents this ignore for computed_field
     @property
     def prediction_psi(self) -> float | None:
         """PSI of the model scores, or None when no predictions were compared."""
         return next((r.psi for r in self.rows if r.kind == "prediction"), None)
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # mypy rejects decorators stacked on @property; pydantic documents this ignore for computed_field
     @property
     def drift_detected(self) -> bool:
         """Any feature PSI or the prediction PSI above the threshold."""
@@ -440,8 +442,9 @@ def compare_to_profile(
             oor = float(((values < lo) | (values > hi)).mean())
             if oor > out_of_range_tolerance:
                 quality.append(f"{col}: {oor:.3f} of values outside the training range")
-        rows.append(_row(col, "numeric", psi, "ks", stat, pv, entry["null_rate"], null_now, oor, values.size,
-                         psi_threshold, p_value))
+        rows.append(
+            _row(col, "numeric", psi, "ks", stat, pv, entry["null_rate"], null_now, oor, values.size, psi_threshold, p_value)
+        )
 
     for col, entry in prof["categorical"].items():
         null_now = float(frame[col].isna().mean())
@@ -460,8 +463,22 @@ def compare_to_profile(
                 smoothed = (expected + PSI_EPSILON) / (expected.sum() + len(cats) * PSI_EPSILON)
                 chi = stats.chisquare(observed, smoothed * observed.sum())
                 stat, pv = _f(chi.statistic), _f(chi.pvalue)
-        rows.append(_row(col, "categorical", psi, "chi2" if stat is not None else None, stat, pv,
-                         entry["null_rate"], null_now, None, s.size, psi_threshold, p_value))
+        rows.append(
+            _row(
+                col,
+                "categorical",
+                psi,
+                "chi2" if stat is not None else None,
+                stat,
+                pv,
+                entry["null_rate"],
+                null_now,
+                None,
+                s.size,
+                psi_threshold,
+                p_value,
+            )
+        )
 
     for col, entry in prof["text"].items():
         s = _text_values(frame, col, "batch")
@@ -472,8 +489,7 @@ def compare_to_profile(
         if s.size:
             tokens = s.str.count(_TOKEN).to_numpy(dtype="float64")
             psi = population_stability_index(tok["expected"], _bin_shares(tokens, _inner_edges(tok, col)))
-        rows.append(_row(col, "text", psi, None, None, None, entry["null_rate"], null_now, None, s.size,
-                         psi_threshold, p_value))
+        rows.append(_row(col, "text", psi, None, None, None, entry["null_rate"], null_now, None, s.size, psi_threshold, p_value))
 
     if predictions is not None:
         if prof["predictions"] is None:
@@ -483,8 +499,9 @@ def compare_to_profile(
             raise ValueError(f"batch predictions have {p.size} values for {len(frame)} rows")
         entry = prof["predictions"]
         psi = population_stability_index(entry["expected"], _bin_shares(p, _inner_edges(entry, "predictions")))
-        rows.append(_row(PREDICTION_FEATURE, "prediction", psi, None, None, None, None, None, None, p.size,
-                         psi_threshold, p_value))
+        rows.append(
+            _row(PREDICTION_FEATURE, "prediction", psi, None, None, None, None, None, None, p.size, psi_threshold, p_value)
+        )
 
     return DriftReport(
         rows=rows,
@@ -567,7 +584,7 @@ def plot_drift(report: DriftReport, out_path: Path) -> Path:
     ax.barh(y, values, color=colors)
     for yi, r in zip(y, report.rows):
         if r.psi is None:
-            ax.text(0, yi, " n/a", va="center", fontsize=8)
+            ax.text(0, float(yi), " n/a", va="center", fontsize=8)
     ax.axvline(report.psi_threshold, color="black", linestyle="--", label=f"threshold {report.psi_threshold:g}")
     ax.set_yticks(y, labels=names)
     ax.invert_yaxis()

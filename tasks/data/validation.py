@@ -402,8 +402,14 @@ def validate_frame(
     )
     log.info(
         "validated %d rows x %d columns with %s: %d/%d expectations passed, %d critical failures, %d warnings (%.2f s)",
-        report.row_count, report.column_count, suite.name, report.successful, report.evaluated,
-        len(critical_failures), len(warnings), seconds,
+        report.row_count,
+        report.column_count,
+        suite.name,
+        report.successful,
+        report.evaluated,
+        len(critical_failures),
+        len(warnings),
+        seconds,
     )
     return report
 
@@ -598,7 +604,11 @@ def build_data_docs(report: ValidationReport, suite: LoadedSuite, out_dir: Path)
                 expectation_config=configurations[o.key],
                 result={k: v for k, v in counts.items() if v is not None},
                 # GX renders the traceback field as text; the sanitized one-line message stands in for it.
-                exception_info={"raised_exception": o.exception is not None, "exception_message": o.exception, "exception_traceback": o.exception},
+                exception_info={
+                    "raised_exception": o.exception is not None,
+                    "exception_message": o.exception,
+                    "exception_traceback": o.exception,
+                },
             )
         )
     validation = ExpectationSuiteValidationResult(

@@ -19,12 +19,21 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 from sklearn.pipeline import Pipeline
 
+from veilflow.core.config import DP_KINDS
+from veilflow.tasks.modeling.dp_models import DPLogisticRegression, DPTorchMLPClassifier, _DPClassifier
 from veilflow.tasks.modeling.preprocessing import build_preprocessor
 from veilflow.tasks.modeling.torch_model import _PREDICT_BATCH, TorchTabularClassifier
 
 log = logging.getLogger(__name__)
 
-KINDS: tuple[str, ...] = ("logistic_regression", "hist_gradient_boosting", "torch_mlp")
+# DP_KINDS (from the config): trained with DP-SGD (Opacus; see dp_models for what their ε covers and what not).
+KINDS: tuple[str, ...] = ("logistic_regression", "hist_gradient_boosting", "torch_mlp", *DP_KINDS)
+# Kinds whose fitted pipeline holds PyTorch weights (the logged model needs torch to load).
+TORCH_KINDS: tuple[str, ...] = ("torch_mlp", *DP_KINDS)
+# The DP kinds' accountant in a pipeline unless `params` name one: RDP's noise search costs ~4-6 s on the first
+# fit of a plan where PRV's costs ~6-20 s (every reference model of the membership audit is a new plan). RDP's
+# ε is a valid upper bound, a little looser than PRV's; set `accountant: prv` for the tightest figure.
+DP_DEFAULT_ACCOUNTANT = "rdp"
 # Gradient boosting needs a dense matrix and builds one histogram per column per iteration: a few hundred
 # of the most frequent n-grams keep it fast and readable (tokens stay tokens) where 2,000 would not.
 HGB_TEXT_MAX_FEATURES = 256
@@ -75,6 +84,8 @@ class TrainedCandidate:
     history: list[dict[str, Any]] = field(default_factory=list)
     fit_seconds: float = 0.0
     device: str = "cpu"
+    # DP kinds: what the accountant spent (see `dp_summary`); None for a model trained without DP.
+    dp: dict[str, Any] | None = None
 
 
 def _check_columns(frame: pd.DataFrame, columns: Sequence[str], where: str) -> None:
@@ -90,6 +101,11 @@ def _estimator(kind: str, params: dict[str, Any], seed: int) -> BaseEstimator:
     elif kind == "hist_gradient_boosting":
         est = HistGradientBoostingClassifier(random_state=seed)
         seed_key = "random_state"
+    elif kind in DP_KINDS:
+        # One torch thread: fastest for models this small, and results do not depend on the core count.
+        cls = DPTorchMLPClassifier if kind == "torch_mlp_dp" else DPLogisticRegression
+        est = cls(seed=seed, accountant=DP_DEFAULT_ACCOUNTANT, num_threads=1)
+        seed_key = "seed"
     else:
         est = TorchTabularClassifier(seed=seed)
         seed_key = "seed"
@@ -100,6 +116,29 @@ def _estimator(kind: str, params: dict[str, Any], seed: int) -> BaseEstimator:
     if seed_key in params:
         raise ValueError(f"train_candidate: set the seed through the seed argument, not params['{seed_key}']")
     return est.set_params(**params)
+
+
+def dp_summary(est: Any) -> dict[str, Any] | None:
+    """What a fitted DP estimator spent: ε (final and per epoch), δ, σ, accountant and the plan; None if not DP.
+
+    Aggregates of the fit only (no row); the figures the model card, the gates and the version tags report.
+    """
+    est = est.steps[-1][1] if isinstance(est, Pipeline) else est
+    if not isinstance(est, _DPClassifier) or not hasattr(est, "epsilon_"):
+        return None
+    return {
+        "epsilon": float(est.epsilon_),
+        "delta": float(est.delta_),
+        "noise_multiplier": float(est.noise_multiplier_),
+        "sample_rate": float(est.sample_rate_),
+        "accountant": str(est.accountant),
+        "target_epsilon": float(est.target_epsilon),
+        "max_grad_norm": float(est.max_grad_norm),
+        "epochs": int(est.epochs),
+        "poisson_sampling": bool(est.poisson_sampling),
+        "secure_mode": bool(est.secure_mode),
+        "epsilon_history": [float(e) for e in est.epsilon_history_],
+    }
 
 
 def _loss_history(est: BaseEstimator, Xt: Any, y: np.ndarray, Xv: Any, yv: np.ndarray) -> list[dict[str, Any]]:
@@ -126,7 +165,9 @@ def _loss_history(est: BaseEstimator, Xt: Any, y: np.ndarray, Xv: Any, yv: np.nd
     ]
 
 
-def training_reference(frame: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str], text: str | None) -> dict[str, Any]:
+def training_reference(
+    frame: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str], text: str | None
+) -> dict[str, Any]:
     """A neutral reference row for occlusion reason codes: numeric medians, categorical modes, empty text.
 
     Aggregates only (no row is kept), taken from the training split.
@@ -164,8 +205,10 @@ def train_candidate(
     converged logistic regression; each entry also goes to `on_epoch`.
 
     Args:
-        kind: "logistic_regression", "hist_gradient_boosting" or "torch_mlp".
-        params: estimator parameters (for torch_mlp: TorchTabularClassifier's).
+        kind: "logistic_regression", "hist_gradient_boosting", "torch_mlp", or a DP kind ("torch_mlp_dp",
+            "dp_logistic_regression": DP-SGD, every epoch runs, `val` is only measured).
+        params: estimator parameters (for torch_mlp: TorchTabularClassifier's; for the DP kinds those of
+            DPTorchMLPClassifier / DPLogisticRegression, accountant "rdp" unless given).
         train: training frame (anonymized), not modified.
         val: validation frame (may be empty), not modified.
         numeric: numeric feature columns.
@@ -212,6 +255,17 @@ def train_candidate(
         history = list(estimator.history_)
         device = estimator.device_
         fit_seconds = time.perf_counter() - started
+    elif isinstance(estimator, _DPClassifier):
+        estimator.fit(Xt, y_np, X_val=Xv, y_val=yv if Xv is not None else None)
+        fit_seconds = time.perf_counter() - started
+        # The per-epoch losses are diagnostics computed without noise: outside the ε guarantee (see dp_models).
+        history = [
+            {"epoch": i, "train_loss": float(t), "val_loss": float(v)}
+            for i, (t, v) in enumerate(zip(estimator.loss_history_, estimator.val_loss_history_, strict=True), start=1)
+        ]
+        if on_epoch is not None:
+            for entry in history:
+                on_epoch(dict(entry))
     else:
         estimator.fit(Xt, y_np)
         fit_seconds = time.perf_counter() - started  # the loss curve below is bookkeeping, not fitting
@@ -224,7 +278,13 @@ def train_candidate(
     model.veilflow_reference_ = training_reference(train, numeric, categorical, text)
     log.info("trained %s on %d rows x %d features in %.2fs (%s)", kind, Xt.shape[0], Xt.shape[1], fit_seconds, device)
     return TrainedCandidate(
-        kind=kind, params=copy.deepcopy(dict(params)), model=model, history=history, fit_seconds=fit_seconds, device=device
+        kind=kind,
+        params=copy.deepcopy(dict(params)),
+        model=model,
+        history=history,
+        fit_seconds=fit_seconds,
+        device=device,
+        dp=dp_summary(estimator),
     )
 
 

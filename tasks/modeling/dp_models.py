@@ -31,7 +31,6 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import threading
 import time
 import warnings
 from collections.abc import Sequence
@@ -45,13 +44,15 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from veilflow.tasks.modeling.torch_model import _TORCH_GLOBAL_STATE
+
 log = logging.getLogger(__name__)
 
 Accountant = Literal["prv", "rdp", "gdp"]
 ACCOUNTANTS: tuple[str, ...] = ("prv", "rdp", "gdp")
 OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
-# Guards torch's process-global RNG and deterministic-algorithms switch during a seeded fit.
-_TORCH_GLOBAL_STATE = threading.RLock()
+# `_TORCH_GLOBAL_STATE` (from torch_model) guards torch's process-global RNG, deterministic-algorithms switch and
+# thread count during a seeded fit: ONE lock for DP and non-DP torch fits, so fits in parallel threads stay seeded.
 _PREDICT_BATCH = 8192
 # Warnings Opacus and torch emit on every fit that say nothing about this fit (matched as message prefixes).
 _NOISE_WARNINGS = (
@@ -148,6 +149,22 @@ def _epsilon(accountant: str, history: tuple[tuple[float, float, int], ...], del
     return float(acc.get_epsilon(delta=delta))
 
 
+def _mean_loss(module: nn.Module, loss_fn: nn.Module, val: tuple[np.ndarray | sp.csr_matrix, np.ndarray], n_out: int) -> float:
+    """Mean loss of the current weights on a validation set: eval mode (no dropout, so no RNG draw), no grad.
+
+    Opacus' hooks capture nothing without grad or in eval mode; the caller's loop sets train mode each epoch.
+    """
+    X, target = val
+    module.eval()
+    total = 0.0
+    with torch.no_grad():
+        for start in range(0, X.shape[0], _PREDICT_BATCH):
+            out = module(torch.from_numpy(_dense(X[start : start + _PREDICT_BATCH])))
+            yb = torch.from_numpy(target[start : start + _PREDICT_BATCH])
+            total += float(loss_fn(out.squeeze(-1) if n_out == 1 else out, yb)) * len(yb)
+    return total / max(X.shape[0], 1)
+
+
 class _DPClassifier(ClassifierMixin, BaseEstimator):
     """Shared DP-SGD training loop, accounting and prediction of the two estimators below."""
 
@@ -197,17 +214,20 @@ class _DPClassifier(ClassifierMixin, BaseEstimator):
         if self.num_threads is not None and int(self.num_threads) < 1:
             raise ValueError(f"{name}: num_threads must be >= 1 or None, got {self.num_threads}")
 
-    def fit(self, X: Any, y: Any) -> Self:
+    def fit(self, X: Any, y: Any, X_val: Any = None, y_val: Any = None) -> Self:
         """Train with DP-SGD for `epochs` epochs to spend at most `target_epsilon` at δ = `delta_`.
 
         Args:
             X: preprocessed feature matrix, numpy/pandas dense or scipy sparse (densified one batch at a time).
             y: labels (two or more classes; all must be in `classes` when that is given).
+            X_val: optional validation matrix: its mean loss after each epoch goes to `val_loss_history_`. It is
+                only measured (no early stopping, nothing fed back), so it changes neither the weights nor ε.
+            y_val: its labels (labels outside the classes are an error).
 
         Returns:
             self, with `classes_`, `epsilon_`, `delta_`, `noise_multiplier_`, `epsilon_history_` (ε after each
-            epoch), `loss_history_` (mean training loss per epoch, not private), `n_features_in_`,
-            `state_dict_` and `fit_seconds_`.
+            epoch), `loss_history_` (mean training loss per epoch, not private), `val_loss_history_` (NaN without
+            a validation set), `n_features_in_`, `state_dict_` and `fit_seconds_`.
 
         Raises:
             ValueError: bad parameters, no rows, missing labels, fewer than two classes, labels outside
@@ -236,6 +256,15 @@ class _DPClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"{name}: target_delta must be below 1/n = {1.0 / n:.3g} for {n} rows, got {delta:.3g}")
         binary = len(classes) == 2
         target = codes.astype(np.float32) if binary else codes
+        val: tuple[np.ndarray | sp.csr_matrix, np.ndarray] | None = None
+        if X_val is not None and y_val is not None and len(y_val) > 0:
+            labels_val = (y_val.to_numpy() if isinstance(y_val, pd.Series) else np.asarray(y_val)).ravel()
+            codes_val = np.full(len(labels_val), -1, dtype=np.int64)
+            for i, c in enumerate(classes):
+                codes_val[labels_val == c] = i
+            if (codes_val < 0).any():
+                raise ValueError(f"{name}: {int((codes_val < 0).sum())} validation label(s) are not among classes")
+            val = (_as_matrix(X_val), codes_val.astype(np.float32) if binary else codes_val)
         started = time.perf_counter()
         if self.accountant == "gdp":
             warnings.warn(f"{name}: the GDP accountant is an approximation and can underestimate ε", stacklevel=2)
@@ -251,7 +280,7 @@ class _DPClassifier(ClassifierMixin, BaseEstimator):
             if self.num_threads is not None:
                 torch.set_num_threads(int(self.num_threads))
             try:
-                self._train(Xm, target, 1 if binary else len(classes), n, delta)
+                self._train(Xm, target, 1 if binary else len(classes), n, delta, val)
             finally:
                 torch.use_deterministic_algorithms(previous)
                 torch.set_num_threads(threads)
@@ -262,7 +291,15 @@ class _DPClassifier(ClassifierMixin, BaseEstimator):
         self.fit_seconds_ = time.perf_counter() - started
         return self
 
-    def _train(self, X: np.ndarray | sp.csr_matrix, target: np.ndarray, n_out: int, n: int, delta: float) -> None:
+    def _train(
+        self,
+        X: np.ndarray | sp.csr_matrix,
+        target: np.ndarray,
+        n_out: int,
+        n: int,
+        delta: float,
+        val: tuple[np.ndarray | sp.csr_matrix, np.ndarray] | None = None,
+    ) -> None:
         from opacus import PrivacyEngine
 
         hidden, dropout = self._architecture()
@@ -295,6 +332,7 @@ class _DPClassifier(ClassifierMixin, BaseEstimator):
         loss_fn: nn.Module = nn.BCEWithLogitsLoss() if n_out == 1 else nn.CrossEntropyLoss()
         eps_history: list[float] = []
         loss_history: list[float] = []
+        val_history: list[float] = []
         try:
             for epoch in range(1, epochs + 1):
                 dp_module.train()
@@ -311,6 +349,7 @@ class _DPClassifier(ClassifierMixin, BaseEstimator):
                 history = tuple((float(s), float(q), int(k)) for s, q, k in engine.accountant.history)
                 eps_history.append(_epsilon(self.accountant, history, delta))
                 loss_history.append(total / rows if rows else math.nan)
+                val_history.append(_mean_loss(module, loss_fn, val, n_out) if val is not None else math.nan)
                 if self.verbose:
                     log.info(
                         "epoch %d/%d  train_loss=%.4f  epsilon=%.3f  (%d rows)",
@@ -330,6 +369,7 @@ class _DPClassifier(ClassifierMixin, BaseEstimator):
         self.sample_rate_ = sample_rate
         self.epsilon_history_ = eps_history
         self.loss_history_ = loss_history
+        self.val_loss_history_ = val_history
         self.epsilon_ = eps_history[-1]
 
     def build_module(self) -> nn.Module:
@@ -338,8 +378,11 @@ class _DPClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"{self._name} is not fitted")
         hidden, dropout = self._architecture()
         n_out = 1 if len(self.classes_) == 2 else len(self.classes_)
-        module = _Net(self.n_features_in_, hidden, dropout, n_out)
-        module.load_state_dict(self.state_dict_)
+        # Meta device: no initialisation, so no draw from torch's global RNG (a seeded fit in another thread may be
+        # using it); the fitted weights are copied in.
+        with torch.device("meta"):
+            module = _Net(self.n_features_in_, hidden, dropout, n_out)
+        module.load_state_dict({k: v.clone() for k, v in self.state_dict_.items()}, assign=True)
         return module.eval()
 
     def decision_function(self, X: Any) -> np.ndarray:

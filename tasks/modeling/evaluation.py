@@ -205,9 +205,7 @@ def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return np.divide(num, den, out=np.zeros_like(num, dtype=np.float64), where=den > 0)
 
 
-def _resample_weights(
-    rng: np.random.Generator, groups: Sequence[np.ndarray], n: int, n_draws: int
-) -> np.ndarray:
+def _resample_weights(rng: np.random.Generator, groups: Sequence[np.ndarray], n: int, n_draws: int) -> np.ndarray:
     """Integer draw counts (n_draws x n): within each index group, rows drawn with replacement, group sizes kept."""
     w = np.zeros((n_draws, n), dtype=np.float64)
     offsets = (np.arange(n_draws) * n)[:, None]
@@ -269,9 +267,7 @@ def bootstrap_ci(
     stats = np.concatenate(values)
     stats = stats[~np.isnan(stats)]
     if len(stats) < n_boot / 2:
-        raise ValueError(
-            f"only {len(stats)} of {n_boot} resamples could be scored for {metric}: too few rows of one class"
-        )
+        raise ValueError(f"only {len(stats)} of {n_boot} resamples could be scored for {metric}: too few rows of one class")
     low, high = np.quantile(stats, [alpha / 2, 1 - alpha / 2])
     return float(low), float(high)
 
@@ -323,9 +319,7 @@ class SliceReport:
 MISSING_GROUP = "<missing>"
 
 
-def slice_metrics(
-    y_true: Any, y_prob: Any, groups: Any, threshold: float = 0.5, min_group_size: int = 30
-) -> SliceReport:
+def slice_metrics(y_true: Any, y_prob: Any, groups: Any, threshold: float = 0.5, min_group_size: int = 30) -> SliceReport:
     """Metrics per group of a sensitive attribute and the gaps between groups.
 
     Args:
@@ -375,8 +369,7 @@ def slice_metrics(
     notes = []
     if excluded:
         notes.append(
-            f"{len(excluded)} group(s) under {min_group_size} rows reported but excluded from the gaps: "
-            + ", ".join(excluded)
+            f"{len(excluded)} group(s) under {min_group_size} rows reported but excluded from the gaps: " + ", ".join(excluded)
         )
     dp = _spread(included["selection_rate"])
     eo = _spread(included["tpr"].dropna())

@@ -26,12 +26,22 @@ from sklearn.preprocessing import OneHotEncoder
 from sklearn.tree import DecisionTreeClassifier
 
 from veilflow.tasks.modeling.candidates import TrainedCandidate
+from veilflow.tasks.modeling.dp_models import DPLogisticRegression, DPTorchMLPClassifier
 from veilflow.tasks.modeling.torch_model import TorchTabularClassifier
 
 log = logging.getLogger(__name__)
 
-_TREES = (HistGradientBoostingClassifier, GradientBoostingClassifier, RandomForestClassifier, ExtraTreesClassifier, DecisionTreeClassifier)
+_TREES = (
+    HistGradientBoostingClassifier,
+    GradientBoostingClassifier,
+    RandomForestClassifier,
+    ExtraTreesClassifier,
+    DecisionTreeClassifier,
+)
 _LINEAR = (LogisticRegression, SGDClassifier)
+# PyTorch estimators with `build_module()`: Captum attributes their logit (the DP ones are trained with DP-SGD,
+# explained like any other torch model; DP-SGD's noise makes no difference to the attribution itself).
+_TORCH = (TorchTabularClassifier, DPTorchMLPClassifier, DPLogisticRegression)
 # The model-agnostic explainer costs (2 x features + 1) x background predictions per row: bound both.
 _GENERIC_MAX_ROWS = 200
 _GENERIC_BACKGROUND = 50
@@ -164,7 +174,7 @@ def _shap_linear(est: Any, Xt: Any) -> np.ndarray:
     return np.asarray(explainer.shap_values(Xt))
 
 
-def _captum_ig(est: TorchTabularClassifier, Xt: Any) -> np.ndarray:
+def _captum_ig(est: Any, Xt: Any) -> np.ndarray:
     import torch
     from captum.attr import IntegratedGradients
 
@@ -172,8 +182,14 @@ def _captum_ig(est: TorchTabularClassifier, Xt: Any) -> np.ndarray:
     x = torch.from_numpy(_dense(Xt).astype(np.float32))
     # Baseline: the average explained row, so attributions say how a row differs from a typical one.
     baseline = x.mean(dim=0, keepdim=True)
+    with torch.no_grad():
+        width = module(baseline).shape
+    # One logit per row: (n,) for the MLP candidate, (n, 1) for the DP modules (column 0 is the positive class's).
+    target = 0 if len(width) == 2 else None
     # Integrated gradients are deterministic (a fixed Riemann path), so no seed is involved.
-    attr = IntegratedGradients(module).attribute(x, baselines=baseline, n_steps=_IG_STEPS, internal_batch_size=max(len(x), 1))
+    attr = IntegratedGradients(module).attribute(
+        x, baselines=baseline, target=target, n_steps=_IG_STEPS, internal_batch_size=max(len(x), 1)
+    )
     return attr.detach().double().numpy()
 
 
@@ -198,7 +214,9 @@ def _shap_generic(pipeline: Pipeline, sample: pd.DataFrame, features: list[str],
 
     codes = np.tile(np.arange(n)[:, None], (1, len(features)))
     background = np.tile(bg_rows[:, None], (1, len(features)))
-    explainer = shap.PermutationExplainer(predict_logit, shap.maskers.Independent(background, max_samples=len(bg_rows)), seed=seed)
+    explainer = shap.PermutationExplainer(
+        predict_logit, shap.maskers.Independent(background, max_samples=len(bg_rows)), seed=seed
+    )
     return np.asarray(explainer(codes, max_evals=2 * len(features) + 1, silent=True).values)
 
 
@@ -262,8 +280,8 @@ def explain_global(
 
     Explainer by estimator: SHAP TreeExplainer for tree ensembles, SHAP LinearExplainer (independent
     masker, the sample as background) for linear models, Captum IntegratedGradients (baseline: the
-    sample's mean row) for the PyTorch MLP, else a model-agnostic permutation SHAP over the original
-    columns (at most 200 rows). Attributions (log-odds) of a feature's one-hot / TF-IDF columns are
+    sample's mean row) for the PyTorch models (the MLP and the DP-SGD MLP and logistic regression), else
+    (or when Captum fails) a model-agnostic permutation SHAP over the original columns (at most 200 rows). Attributions (log-odds) of a feature's one-hot / TF-IDF columns are
     summed per row, then averaged in absolute value. Writes a bar chart and a beeswarm PNG to `out_dir`.
 
     Args:
@@ -290,7 +308,7 @@ def explain_global(
         raise ValueError(f"explain_global: sample_rows must be >= 1, got {sample_rows}")
     started = time.perf_counter()
     est = pipeline.steps[-1][1]
-    generic = not isinstance(est, (*_TREES, *_LINEAR, TorchTabularClassifier))
+    generic = not isinstance(est, (*_TREES, *_LINEAR, *_TORCH))
     limit = min(sample_rows, _GENERIC_MAX_ROWS) if generic else sample_rows
     rng = np.random.default_rng(seed)
     n = min(limit, len(frame))
@@ -298,17 +316,26 @@ def explain_global(
     sample = frame.iloc[rows][features]
 
     tokens = None
-    if generic:
-        method = "shap_permutation"
-        group_values = _shap_generic(pipeline, sample, features, seed)
-    else:
+    values: np.ndarray | None = None
+    if not generic:
         Xt = pipeline[:-1].transform(sample)
         if isinstance(est, _TREES):
             method, values = "shap_tree", _shap_tree(est, Xt)
         elif isinstance(est, _LINEAR):
             method, values = "shap_linear", _shap_linear(est, Xt)
         else:
-            method, values = "captum_integrated_gradients", _captum_ig(est, Xt)
+            try:
+                method, values = "captum_integrated_gradients", _captum_ig(est, Xt)
+            except (ImportError, RuntimeError, ValueError, AssertionError) as exc:
+                # Captum cannot attribute this module: the model-agnostic SHAP explainer works on any pipeline.
+                log.warning("Captum failed on %s (%s); falling back to permutation SHAP", type(est).__name__, type(exc).__name__)
+                generic, values = True, None
+                sample = sample.iloc[:_GENERIC_MAX_ROWS]
+                n = len(sample)
+    if generic or values is None:
+        method = "shap_permutation"
+        group_values = _shap_generic(pipeline, sample, features, seed)
+    else:
         group_values = _aggregate(values, groups)
         text = _text_tokens(pipeline)
         if text is not None:
@@ -383,9 +410,7 @@ def permutation_importance_table(
         raise ValueError("permutation_importance_table: the labels hold a single class")
     result = permutation_importance(model, X, y_s, scoring=scoring, n_repeats=n_repeats, random_state=seed, n_jobs=1)
     return (
-        pd.DataFrame(
-            {"feature": features, "importance_mean": result.importances_mean, "importance_std": result.importances_std}
-        )
+        pd.DataFrame({"feature": features, "importance_mean": result.importances_mean, "importance_std": result.importances_std})
         .sort_values("importance_mean", ascending=False, kind="stable")
         .reset_index(drop=True)
     )
@@ -459,13 +484,34 @@ def occlusion_contributions(
     est = pipeline.steps[-1][1]
     contrib = np.empty((len(X), len(features)), dtype=np.float64)
     groups = dict(feature_groups(pipeline)) if fast else {}
-    ref_t = pipeline[:-1].transform(pd.DataFrame({f: [ref[f]] for f in features})) if fast else None
-    # Chunks bound memory: a dense (gradient boosting) model matrix of a million rows would not fit twice.
-    for start in range(0, len(X), _CHUNK):
-        part = X.iloc[start : start + _CHUNK]
+    ref_frame = pd.DataFrame({f: [ref[f]] for f in features})
+    ref_t: Any = None
+    # Whether the model matrix is sparse: a ColumnTransformer decides it once, when fitted.
+    sparse = bool(getattr(pipeline.steps[-2][1] if len(pipeline.steps) > 1 else None, "sparse_output_", False))
+    # Stacked: the chunk and one copy per occluded feature in one model call, split afterwards, where the
+    # estimator computes each row on its own with the same arithmetic whatever the batch (trees; a linear
+    # model on a sparse matrix), so the values are those of one call per feature to the last bit. Dense
+    # BLAS and torch kernels round differently with the batch's shape: those keep one call per feature.
+    stacked = fast and (isinstance(est, _TREES) or (isinstance(est, _LINEAR) and sparse))
+    # Chunks bound memory: a dense (gradient boosting) model matrix of a million rows would not fit twice
+    # (a stacked chunk holds at most _CHUNK rows in all).
+    step = max(1, _CHUNK // (len(features) + 1)) if stacked else _CHUNK
+    for start in range(0, len(X), step):
+        part = X.iloc[start : start + step]
         rows = slice(start, start + len(part))
-        if fast:
+        if fast and ref_t is None:
+            # The reference row is transformed with the first chunk (one call, not two: the preprocessor
+            # transforms each row on its own, so the rows are those of separate calls).
+            both = pipeline[:-1].transform(pd.concat([part, ref_frame], ignore_index=True))
+            Xt, ref_t = both[: len(part)], both[len(part) :]
+        elif fast:
             Xt = pipeline[:-1].transform(part)
+        if stacked:
+            blocks = [Xt, *(_replace_block(Xt, groups[f], ref_t) for f in features)]
+            margins = _margin(est, sp.vstack(blocks, format="csr") if sp.issparse(Xt) else np.concatenate(blocks))
+            m = len(part)
+            contrib[rows] = (margins[:m] - margins[m:].reshape(len(features), m)).T
+        elif fast:
             base = _margin(est, Xt)
             for j, f in enumerate(features):
                 contrib[rows, j] = base - _margin(est, _replace_block(Xt, groups[f], ref_t))
@@ -488,8 +534,10 @@ def reason_codes(
 
     Method: occlusion against a reference row. For each feature, the row's log-odds minus the log-odds
     with that feature set to the reference value (median for numeric, mode for categorical, empty text
-    for the text column) - one model call per feature on the whole batch, so 10k rows take about a
-    second. The reference comes from `background` when given, else from the training split (stored on
+    for the text column). Trees and linear models on a sparse matrix score the batch and every
+    feature's occluded copy in one stacked model call (per chunk of at most 20,000 stacked rows);
+    other models (dense BLAS, torch), whose last bits depend on the batch's shape, one call per feature.
+    10k rows take about a second. The reference comes from `background` when given, else from the training split (stored on
     pipelines built by `train_candidate`). For a logistic regression this equals the exact linear
     attribution coef * (x - reference) summed per feature.
 
@@ -519,7 +567,7 @@ def reason_codes(
     # Stable sort: ties keep the pipeline's feature order, so codes are reproducible.
     order = np.argsort(-values, axis=1, kind="stable")[:, :k]
     top_vals = np.take_along_axis(values, order, axis=1)
-    picked = np.where(top_vals > 0, names[order], None)
+    picked = np.where(top_vals > 0, names[order], np.full(order.shape, None, dtype=object))
     out = pd.DataFrame(index=frame.index)
     for i, col in enumerate(columns):
         out[col] = pd.Series(picked[:, i] if i < k else [None] * len(frame), index=frame.index, dtype="str")

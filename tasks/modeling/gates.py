@@ -8,8 +8,9 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -116,6 +117,10 @@ def evaluate_gates(
     smoke: SmokeResult | None,
     require_smoke: bool = True,
     risk: tuple[bool, str] | None = None,
+    mia: Mapping[str, Mapping[str, float]] | None = None,
+    require_mia: bool = False,
+    dp: Mapping[str, Any] | None = None,
+    require_dp: bool = False,
 ) -> GateDecision:
     """Evaluate every promotion gate; all are recorded even after one fails.
 
@@ -123,8 +128,10 @@ def evaluate_gates(
     log_loss, brier, ece); `regression.<primary>` (the candidate may be worse than the champion, re-scored
     on the same data, by at most `max_regression`; skipped and passed on a first run without champion);
     `fairness` (gap <= max_fairness_gap); `robustness` (metric drop <= max_robustness_drop);
-    `calibration` (ece <= max_calibration_error); `leak` (the PII leak scan passed); `smoke` (the model
-    loaded and predicted in a fresh process) and `smoke.latency` (<= smoke_latency_ms).
+    `calibration` (ece <= max_calibration_error); `leak` (the PII leak scan passed); `reidentification`;
+    the privacy of the model itself: `membership_inference`, `membership_inference.tpr_at_1pct_fpr`,
+    `dp.required`, `dp.max_epsilon` (see `mia`, `dp`); `smoke` (the model loaded and predicted in a fresh
+    process) and `smoke.latency` (<= smoke_latency_ms).
     A gate whose limit is None in the config is skipped; fairness and robustness are skipped when not
     measured (None), e.g. a dataset without a sensitive attribute. A missing smoke result fails unless
     `require_smoke` is False.
@@ -141,6 +148,15 @@ def evaluate_gates(
         require_smoke: fail when `smoke` is None (True) or skip the smoke gates (False).
         risk: `(passed, reason)` from `veilflow.tasks.privacy.risk.risk_gate` on the generalised training data; adds a
             `reidentification` gate after `leak`. None (no policy `risk:` section) adds no gate.
+        mia: the membership-inference audit of the candidate, attack name -> {"auc", "tpr_at_1pct_fpr",
+            "n_non_members", ...}; adds `membership_inference` (the strongest attack's AUC <= max_mia_auc) and
+            `membership_inference.tpr_at_1pct_fpr` (its TPR at 1% FPR <= max_mia_tpr_at_1pct_fpr; skipped
+            below MIA_TPR_MIN_NON_MEMBERS non-members, where that operating point rests on one or two rows).
+            None adds no gate, unless `require_mia`, when both fail ("audit not run").
+        require_mia: the audit was enabled, so missing evidence fails.
+        dp: the candidate's DP accounting (`candidates.dp_summary`: epsilon, delta, accountant), None when it was
+            trained without DP; with it, or with `require_dp`, adds `dp.max_epsilon` (ε <= max_epsilon).
+        require_dp: `privacy.require_dp`: adds `dp.required`, which fails for a model trained without DP.
 
     Returns:
         A `GateDecision`.
@@ -184,16 +200,12 @@ def evaluate_gates(
     elif robustness_drop is None:
         results.append(_skip("robustness", "not measured", gates.max_robustness_drop))
     else:
-        results.append(
-            _bound_gate("robustness", robustness_drop, "<=", gates.max_robustness_drop, "robustness drop")
-        )
+        results.append(_bound_gate("robustness", robustness_drop, "<=", gates.max_robustness_drop, "robustness drop"))
 
     if gates.max_calibration_error is None:
         results.append(_skip("calibration", "disabled"))
     else:
-        results.append(
-            _bound_gate("calibration", candidate_metrics.get("ece"), "<=", gates.max_calibration_error, "ece")
-        )
+        results.append(_bound_gate("calibration", candidate_metrics.get("ece"), "<=", gates.max_calibration_error, "ece"))
 
     results.append(
         GateResult(
@@ -205,7 +217,11 @@ def evaluate_gates(
 
     if risk is not None:
         risk_passed, risk_reason = risk
-        results.append(GateResult(name="reidentification", passed=bool(risk_passed), detail=f"re-identification risk {risk_reason}"))
+        results.append(
+            GateResult(name="reidentification", passed=bool(risk_passed), detail=f"re-identification risk {risk_reason}")
+        )
+
+    results.extend(_privacy_gates(gates, mia, require_mia, dp, require_dp))
 
     if smoke is None:
         if require_smoke:
@@ -233,6 +249,114 @@ def evaluate_gates(
         skipped = [r.name for r in results if r.skipped]
         summary = f"passed all {len(results)} gates" + (f" ({', '.join(skipped)} skipped)" if skipped else "")
     return GateDecision(passed=not failed, results=results, summary=" ".join(summary.split()))
+
+
+# Below this many non-members the 1%-FPR operating point admits at most four false positives: it is set by the
+# one to four most confident non-members, and a blind attack reaches TPR 0.05 there by chance far too often
+# (~6% of the time with 120 vs 120 rows). The AUC, which reads every row, still gates such small audits.
+MIA_TPR_MIN_NON_MEMBERS = 500
+
+
+def _privacy_gates(
+    gates: GateConfig,
+    mia: Mapping[str, Mapping[str, float]] | None,
+    require_mia: bool,
+    dp: Mapping[str, Any] | None,
+    require_dp: bool,
+) -> list[GateResult]:
+    """membership_inference (+ .tpr_at_1pct_fpr), dp.required and dp.max_epsilon, in that order."""
+    out: list[GateResult] = []
+    tpr_name = "membership_inference.tpr_at_1pct_fpr"
+    if mia is None:
+        if require_mia:
+            out.append(
+                GateResult(
+                    name="membership_inference",
+                    passed=False,
+                    threshold=gates.max_mia_auc,
+                    op="<=",
+                    detail="membership-inference audit not run",
+                )
+            )
+            out.append(
+                GateResult(
+                    name=tpr_name,
+                    passed=False,
+                    threshold=gates.max_mia_tpr_at_1pct_fpr,
+                    op="<=",
+                    detail="membership-inference audit not run",
+                )
+            )
+    elif not mia:
+        out.append(GateResult(name="membership_inference", passed=False, detail="membership-inference audit holds no attack"))
+    else:
+        # The strongest attack decides: an auditor reports the best attack it ran, not the average one.
+        aucs = {a: f.get("auc") for a, f in mia.items()}
+        tprs = {a: f.get("tpr_at_1pct_fpr") for a, f in mia.items()}
+        if gates.max_mia_auc is None:
+            out.append(_skip("membership_inference", "disabled"))
+        elif any(v is None for v in aucs.values()):
+            out.append(
+                GateResult(
+                    name="membership_inference", passed=False, threshold=gates.max_mia_auc, op="<=", detail="attack AUC missing"
+                )
+            )
+        else:
+            auc = {a: float(v) for a, v in aucs.items() if v is not None}
+            attack = max(auc, key=auc.__getitem__)
+            out.append(_bound_gate("membership_inference", auc[attack], "<=", gates.max_mia_auc, f"{attack} attack AUC"))
+        n_out = min(int(f.get("n_non_members", 0) or 0) for f in mia.values())
+        if gates.max_mia_tpr_at_1pct_fpr is None:
+            out.append(_skip(tpr_name, "disabled"))
+        elif any(v is None for v in tprs.values()):
+            out.append(
+                GateResult(
+                    name=tpr_name,
+                    passed=False,
+                    threshold=gates.max_mia_tpr_at_1pct_fpr,
+                    op="<=",
+                    detail="attack TPR at 1% FPR missing",
+                )
+            )
+        elif n_out < MIA_TPR_MIN_NON_MEMBERS:
+            out.append(
+                _skip(tpr_name, f"{n_out} non-members, fewer than {MIA_TPR_MIN_NON_MEMBERS}", gates.max_mia_tpr_at_1pct_fpr)
+            )
+        else:
+            tpr = {a: float(v) for a, v in tprs.items() if v is not None}
+            attack = max(tpr, key=tpr.__getitem__)
+            out.append(_bound_gate(tpr_name, tpr[attack], "<=", gates.max_mia_tpr_at_1pct_fpr, f"{attack} attack TPR at 1% FPR"))
+
+    if require_dp:
+        out.append(
+            GateResult(
+                name="dp.required",
+                passed=dp is not None,
+                detail=f"trained with DP-SGD ({dp.get('accountant', '?')} accountant)"
+                if dp is not None
+                else "privacy.require_dp: the model was trained without differential privacy",
+            )
+        )
+    if dp is not None or require_dp:
+        if gates.max_epsilon is None:
+            out.append(_skip("dp.max_epsilon", "disabled"))
+        elif dp is None:
+            out.append(
+                GateResult(
+                    name="dp.max_epsilon",
+                    passed=False,
+                    threshold=gates.max_epsilon,
+                    op="<=",
+                    detail="no ε: the model was trained without differential privacy",
+                )
+            )
+        else:
+            gate = _bound_gate("dp.max_epsilon", dp.get("epsilon"), "<=", gates.max_epsilon, "ε")
+            delta = dp.get("delta")
+            out.append(
+                gate.model_copy(update={"detail": f"{gate.detail} at δ={float(delta):.3g}" if delta is not None else gate.detail})
+            )
+    return out
 
 
 def compare_for_promotion(

@@ -195,6 +195,105 @@ def _audit_section(pii_audit: Mapping[str, Any]) -> _Section:
     return _Section("PII audit", paragraphs, [_Table(["column", "entity / item", "count / value"], rows)])
 
 
+def _ci(figures: Mapping[str, Any], name: str) -> str:
+    ci = figures.get(f"{name}_ci")
+    value = _fmt(figures.get(name))
+    if isinstance(ci, (list, tuple)) and len(ci) == 2:
+        return f"{value} [{_fmt(ci[0])}, {_fmt(ci[1])}]"
+    return value
+
+
+_DP_ROWS = (
+    ("epsilon", "ε (privacy budget spent)"),
+    ("delta", "δ"),
+    ("accountant", "accountant"),
+    ("noise_multiplier", "noise multiplier σ"),
+    ("max_grad_norm", "per-row gradient clipping norm"),
+    ("epochs", "epochs"),
+    ("poisson_sampling", "Poisson-sampled batches"),
+    ("secure_mode", "cryptographic RNG (secure mode)"),
+)
+_EPSILON_GAPS = (
+    "What ε does not cover: preprocessing fitted on the private training rows (the scaler's means and variances, "
+    "the TF-IDF vocabulary and its idf weights, the category levels of the one-hot encoder) reaches the model "
+    "without noise; model selection (hyper-parameters, early choices and the pick of this candidate among others "
+    "on the validation split); the per-epoch loss curves; the membership audit itself; and people with several "
+    "rows: ε holds per row, so a person with k rows is protected at about k times ε."
+)
+
+
+def _privacy_sections(privacy: Mapping[str, Any]) -> list[_Section]:
+    """Membership-inference figures with intervals and what they mean; then the DP accounting and its limits."""
+    if not isinstance(privacy, Mapping):
+        raise ValueError(f"privacy must be a mapping, got {type(privacy).__name__}")
+    section = _Section("Privacy of the model")
+    dp_section = _Section("Privacy of the model: differential privacy")
+    mia, dp = privacy.get("mia"), privacy.get("dp")
+    if isinstance(mia, Mapping) and mia.get("error"):
+        section.paragraphs.append(f"Membership-inference audit: could not run ({_fmt(mia['error'])}).")
+    elif isinstance(mia, Mapping) and mia.get("enabled"):
+        attacks = mia.get("attacks") or {}
+        if not isinstance(attacks, Mapping):
+            raise ValueError("privacy['mia']['attacks'] must be a mapping")
+        rows = []
+        for attack, figures in attacks.items():
+            for key_parts, value in _flatten(figures, f"privacy.mia.{attack}"):
+                _check_value(value, f"privacy.mia.{attack}.{'.'.join(key_parts)}")
+            rows.append(
+                [
+                    _fmt(attack),
+                    _ci(figures, "auc"),
+                    _ci(figures, "tpr_at_1pct_fpr"),
+                    _ci(figures, "tpr_at_0_1pct_fpr"),
+                    _fmt(figures.get("n_members")),
+                    _fmt(figures.get("n_non_members")),
+                    _fmt(figures.get("n_reference")),
+                ]
+            )
+        section.paragraphs.append(
+            "Could someone tell, from this model's answers alone, whether a given person's row was in its training "
+            f"data? Two membership-inference attacks tried, on {_fmt(mia.get('n_members'))} rows the model was trained "
+            f"on and {_fmt(mia.get('n_non_members'))} rows it never saw: a loss threshold (rows the model fits "
+            "unusually well are called members) and offline LiRA (the model's confidence on a row is compared with "
+            "that of reference models trained the same way without the row). An AUC of 0.5 means the attacker does "
+            "no better than a coin toss and 1.0 that it always tells them apart; the TPR at 1% FPR is the share of "
+            "training rows it finds while wrongly naming only 1 in 100 of the others (about 0.01 by chance). "
+            "Intervals in brackets are bootstrap intervals. Low figures are evidence against a leak for these two "
+            "attacks, not a proof: a stronger attack may do better."
+        )
+        section.tables.append(
+            _Table(["attack", "AUC", "TPR at 1% FPR", "TPR at 0.1% FPR", "members", "non-members", "reference models"], rows)
+        )
+        if any(not f.get("low_fpr_resolved", True) for f in attacks.values() if isinstance(f, Mapping)):
+            section.paragraphs.append("Fewer than 1000 non-members were attacked: the 0.1% figure is the TPR at an FPR of 0.")
+    else:
+        section.paragraphs.append("Membership-inference audit: not run (privacy.mia.enabled is false).")
+    if isinstance(dp, Mapping) and dp:
+        delta = dp.get("delta")
+        delta_text = f"{float(delta):.3g}" if isinstance(delta, (int, float)) else _fmt(delta)
+        dp_rows = []
+        for key, label in _DP_ROWS:
+            if key in dp:
+                _check_value(dp[key], f"privacy.dp.{key}")
+                dp_rows.append([label, delta_text if key == "delta" else _cell(dp[key])])
+        dp_section.paragraphs.append(
+            f"Trained with differential privacy (DP-SGD, Opacus): ε = {_fmt(dp.get('epsilon'))} at δ = {delta_text}. "
+            "In plain words: for any one training row, the trained weights (and so every prediction) are at most "
+            "e^ε times more or less likely with that row than without it, except with probability δ; the smaller "
+            "ε, the less any single row can show through."
+        )
+        dp_section.tables.append(_Table(["item", "value"], dp_rows))
+        if dp.get("secure_mode"):
+            dp_section.paragraphs.append("Secure mode: the noise came from a cryptographic RNG, so a replay is not bit-exact.")
+        dp_section.paragraphs.append(_EPSILON_GAPS)
+    else:
+        dp_section.paragraphs.append(
+            "Trained without differential privacy: there is no formal bound on what the model reveals about any one "
+            "row; the audit above is the only evidence."
+        )
+    return [section, dp_section]
+
+
 def _sections(
     model_name: str,
     version: str | int,
@@ -207,6 +306,7 @@ def _sections(
     pii_audit: Mapping[str, Any],
     extra: Mapping[str, Any] | None,
     max_features: int,
+    privacy: Mapping[str, Any] | None = None,
 ) -> list[_Section]:
     if not isinstance(gates, GateDecision):
         raise ValueError(f"gates must be a GateDecision, got {type(gates).__name__}")
@@ -224,6 +324,8 @@ def _sections(
         _metrics_section(metrics, intervals),
         _gates_section(gates),
     ]
+    if privacy is not None:
+        sections.extend(_privacy_sections(privacy))
     sections.append(_slices_section(slices))
     features = _features_section(top_features, max_features)
     if features is not None:
@@ -322,6 +424,7 @@ def render_model_card(
     pii_audit: Mapping[str, Any],
     extra: Mapping[str, Any] | None = None,
     max_features: int = 15,
+    privacy: Mapping[str, Any] | None = None,
 ) -> tuple[str, str]:
     """Render a model card as Markdown and as a standalone HTML page (no external resources).
 
@@ -344,6 +447,10 @@ def render_model_card(
         pii_audit: counts per column and entity, e.g. {"notes": {"PERSON": 12, "EMAIL_ADDRESS": 3}}.
         extra: anything else worth stating (run id, config hash, code version, intended use).
         max_features: at most this many features are listed.
+        privacy: the privacy of the model itself, {"mia": the membership audit's summary
+            (`veilflow.tasks.ops.model_audit`: per-attack figures with intervals and sizes) or None, "dp": the DP
+            accounting (`candidates.dp_summary`: ε, δ, accountant, ...) or None}; adds the section "Privacy of the
+            model" after the gates. None leaves it out.
 
     Returns:
         (markdown, html).
@@ -356,7 +463,17 @@ def render_model_card(
         raise ValueError(f"max_features must be >= 1, got {max_features}")
     title = f"Model card: {_fmt(model_name)} v{_fmt(version)}"
     sections = _sections(
-        model_name, version, data_summary, metrics, intervals, slices, top_features, gates, pii_audit, extra,
+        model_name,
+        version,
+        data_summary,
+        metrics,
+        intervals,
+        slices,
+        top_features,
+        gates,
+        pii_audit,
+        extra,
         max_features,
+        privacy,
     )
     return _render_markdown(title, sections), _render_html(title, sections)

@@ -153,9 +153,7 @@ def split_frame(
     if stratify and (counts < 2).any():
         raise ValueError(f"split_frame: a class of label '{label}' has fewer than 2 rows; cannot stratify")
     try:
-        rest, test = train_test_split(
-            df, test_size=test_size, random_state=seed, stratify=df[label] if stratify else None
-        )
+        rest, test = train_test_split(df, test_size=test_size, random_state=seed, stratify=df[label] if stratify else None)
         if val_size == 0.0:
             return rest.copy(), df.iloc[0:0].copy(), test.copy()
         # val_size is a share of all rows; re-express it as a share of what the test split left.

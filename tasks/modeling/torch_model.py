@@ -45,7 +45,7 @@ class _MLP(nn.Module):
 
 
 def resolve_device(device: str) -> torch.device:
-    """"auto" -> CUDA when available, else CPU; "cpu", "cuda" or "cuda:N" as given.
+    """ "auto" -> CUDA when available, else CPU; "cpu", "cuda" or "cuda:N" as given.
 
     Raises:
         ValueError: for an unknown device name, or CUDA asked for where none is available.
@@ -72,7 +72,7 @@ def _as_matrix(X: Any) -> np.ndarray | sp.csr_matrix:
 
 def _batch(X: np.ndarray | sp.csr_matrix, idx: np.ndarray | slice, device: torch.device) -> torch.Tensor:
     part = X[idx]
-    dense = part.toarray() if sp.issparse(part) else part
+    dense = part if isinstance(part, np.ndarray) else part.toarray()  # else: a CSR slice (see `_as_matrix`)
     return torch.from_numpy(np.ascontiguousarray(dense, dtype=np.float32)).to(device)
 
 
@@ -145,8 +145,11 @@ class TorchTabularClassifier(ClassifierMixin, BaseEstimator):
         """A fresh CPU module in eval mode holding the fitted weights (for prediction and Captum)."""
         if not hasattr(self, "state_dict_"):
             raise ValueError("TorchTabularClassifier is not fitted")
-        module = _MLP(self.n_features_in_, self.hidden, float(self.dropout))
-        module.load_state_dict(self.state_dict_)
+        # Built on the meta device, so no weight is initialised: prediction draws nothing from torch's global RNG,
+        # which a seeded fit in another thread (holding `_TORCH_GLOBAL_STATE`) may be drawing dropout masks from.
+        with torch.device("meta"):
+            module = _MLP(self.n_features_in_, self.hidden, float(self.dropout))
+        module.load_state_dict({k: v.clone() for k, v in self.state_dict_.items()}, assign=True)
         return module.eval()
 
     def fit(
@@ -190,7 +193,7 @@ class TorchTabularClassifier(ClassifierMixin, BaseEstimator):
             tv = (np.asarray(y_val).ravel() == classes[1]).astype(np.float32)
         elif float(self.validation_fraction) > 0:
             # At least one validation row per class, so the stratified split exists on small data.
-            n_val = max(int(round(float(self.validation_fraction) * len(target))), 2)
+            n_val = max(round(float(self.validation_fraction) * len(target)), 2)
             if np.bincount(target.astype(int)).min() < 2:
                 raise ValueError("TorchTabularClassifier: each class needs 2 rows for the internal validation split")
             idx_train, idx_val = train_test_split(
@@ -249,7 +252,7 @@ class TorchTabularClassifier(ClassifierMixin, BaseEstimator):
                 optimizer.step()
                 total += float(loss.detach())
             train_loss = total / n
-            val_loss = self._mean_loss(module, Xv, tv, dev) if Xv is not None else math.nan
+            val_loss = self._mean_loss(module, Xv, tv, dev) if Xv is not None and tv is not None else math.nan
             entry = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss}
             history.append(entry)
             # Without a validation set the last epoch is "best"; with one, strictly lower loss wins.
@@ -262,7 +265,13 @@ class TorchTabularClassifier(ClassifierMixin, BaseEstimator):
             if self.verbose:
                 log.info(
                     "epoch %d/%d  train_loss=%.4f  val_loss=%.4f  best=%d  (%d rows, %s)",
-                    epoch, self.epochs, train_loss, val_loss, best_epoch, n, dev,
+                    epoch,
+                    self.epochs,
+                    train_loss,
+                    val_loss,
+                    best_epoch,
+                    n,
+                    dev,
                 )
             if on_epoch is not None:
                 on_epoch(dict(entry))
@@ -272,9 +281,9 @@ class TorchTabularClassifier(ClassifierMixin, BaseEstimator):
         self.history_ = history
         self.best_epoch_ = best_epoch
         self.n_epochs_ = len(history)
-        self.state_dict_ = best_state if best_state is not None else {
-            k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()
-        }
+        self.state_dict_ = (
+            best_state if best_state is not None else {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
+        )
         if self.verbose and self.stopped_early_:
             log.info("early stop after epoch %d; restored epoch %d", len(history), best_epoch)
 

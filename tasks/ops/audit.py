@@ -14,7 +14,6 @@ from veilflow.tasks.privacy.leak_scan import LeakIndex, LeakScanReport, index_fo
 log = logging.getLogger("veilflow")
 
 
-
 def leak_scan_step(index: LeakIndex, client: tracking.TrackingClient, run_id: str) -> dict[str, Any]:
     """Training-flow step: scan what the run has logged so far; record the report; raise on any hit.
 
@@ -26,7 +25,11 @@ def leak_scan_step(index: LeakIndex, client: tracking.TrackingClient, run_id: st
     result = {**report.model_dump(mode="json"), "passed": report.passed, "total": report.total}
     tracking.log_dict(client, run_id, result, "pii/leak_scan.json")
     tracking.set_tags(client, run_id, {"veilflow.leak_scan": "passed" if report.passed else "failed"})
-    tracking.log_metrics(client, run_id, {"leak_scan.seconds": report.seconds, "leak_scan.hits": report.total, "leak_scan.bytes": report.bytes_scanned})
+    tracking.log_metrics(
+        client,
+        run_id,
+        {"leak_scan.seconds": report.seconds, "leak_scan.hits": report.total, "leak_scan.bytes": report.bytes_scanned},
+    )
     log.info("%s (%.2f s)", report.summary(), report.seconds)
     if not report.passed:
         raise PiiLeakError(report.summary())

@@ -147,15 +147,20 @@ def rollback_to_unaffected(client: tracking.TrackingClient, model_name: str, aff
         if current is None or current not in affected:
             return None
         candidates = [
-            mv for mv in tracking.list_versions(client, model_name)
+            mv
+            for mv in tracking.list_versions(client, model_name)
             if str(mv.version) not in affected and mv.tags.get(AFFECTED_TAG) != "true" and _passed_gates(mv)
         ]
         if not candidates:
-            raise PromotionRejected(f"{model_name}: champion version {current} holds a forgotten subject and no unaffected version passed its gates")
+            raise PromotionRejected(
+                f"{model_name}: champion version {current} holds a forgotten subject and no unaffected version passed its gates"
+            )
         target = str(candidates[-1].version)
         tracking.set_alias(client, model_name, registry.CHAMPION, target)
         tracking.set_version_tags(client, model_name, target, {registry.PREVIOUS_TAG: current, "veilflow.promoted_by": "forget"})
-        tracking.set_version_tags(client, model_name, current, {"veilflow.rolled_back": "true", "veilflow.rollback_reason": reason})
+        tracking.set_version_tags(
+            client, model_name, current, {"veilflow.rolled_back": "true", "veilflow.rollback_reason": reason}
+        )
     return target
 
 
@@ -216,17 +221,25 @@ def apply_forget(
     suppression = SuppressionList.load(suppression_path)
     added = suppression.add(report.pseudonym, note=note)
     suppression.save()
-    lines.append(f"suppression list {'now holds' if added else 'already held'} the subject ({len(suppression)} entries): {suppression_path}")
+    lines.append(
+        f"suppression list {'now holds' if added else 'already held'} the subject ({len(suppression)} entries): {suppression_path}"
+    )
     if rollback_now:
         for name, versions in by_model.items():
             target = rollback_to_unaffected(client, name, versions, "forget --rollback-now")
-            lines.append(f"champion of {name} rolled back to unaffected version {target}" if target else f"champion of {name} was not affected")
+            lines.append(
+                f"champion of {name} rolled back to unaffected version {target}"
+                if target
+                else f"champion of {name} was not affected"
+            )
     if retrain is None:
         return lines
     for name, versions in by_model.items():
         newest = [a for a in report.affected if a.model_name == name][-1]
         result = retrain(_retrain_config(client, newest.run_id))
-        lines.append(f"retrained {name} from run {newest.run_id}: run {result.run_id}, version {result.version}, {result.decision}")
+        lines.append(
+            f"retrained {name} from run {newest.run_id}: run {result.run_id}, version {result.version}, {result.decision}"
+        )
         lines.append(_replace_champion(client, name, versions, result))
     if not by_model:
         lines.append("no registered version held the subject: no retraining needed")

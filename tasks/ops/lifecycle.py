@@ -55,9 +55,13 @@ def record_membership(
     path = index.save(out_dir / "membership.npy")
     tracking.log_artifact(client, run_id, path, "membership")
     tracking.set_tags(
-        client, run_id, {MEMBERSHIP_TAG: MEMBERSHIP_ARTIFACT, MEMBERSHIP_DIGEST_TAG: index.digest(), "veilflow.subject_column": column}
+        client,
+        run_id,
+        {MEMBERSHIP_TAG: MEMBERSHIP_ARTIFACT, MEMBERSHIP_DIGEST_TAG: index.digest(), "veilflow.subject_column": column},
     )
-    tracking.log_metrics(client, run_id, {"membership.subjects": index.size, "membership.rows_without_subject": int(raw[column].isna().sum())})
+    tracking.log_metrics(
+        client, run_id, {"membership.subjects": index.size, "membership.rows_without_subject": int(raw[column].isna().sum())}
+    )
     log.info("membership index: %d subjects (exact, sorted pseudonyms)", index.size)
     return {"recorded": True, "subjects": index.size, "digest": index.digest()}
 
@@ -88,7 +92,9 @@ def assess_reidentification_risk(
         return anonymized, None, audit
     features = [c for c in policy.generalise if c in ds.feature_columns]
     if features:
-        raise ConfigError(f"PII policy risk.generalise names model feature column(s) {features}: generalise non-feature columns only")
+        raise ConfigError(
+            f"PII policy risk.generalise names model feature column(s) {features}: generalise non-feature columns only"
+        )
     try:
         frame, assessment = assess_risk(anonymized, policy, ds.label)
     except ValueError as exc:

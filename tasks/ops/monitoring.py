@@ -36,7 +36,9 @@ def profile_frame(model: Any, frame: pd.DataFrame, config: PipelineConfig, seed:
     )
 
 
-def record_training_profile(best: Any, train: pd.DataFrame, config: PipelineConfig, client: tracking.TrackingClient, run_id: str) -> str:
+def record_training_profile(
+    best: Any, train: pd.DataFrame, config: PipelineConfig, client: tracking.TrackingClient, run_id: str
+) -> str:
     """Profile the anonymized training split with the best candidate's scores; log it to the run.
 
     The run tag `veilflow.profile_artifact` names the artifact; `register_and_gate` copies it onto the
@@ -48,7 +50,11 @@ def record_training_profile(best: Any, train: pd.DataFrame, config: PipelineConf
     profile = profile_frame(best.trained.model, train, config)
     tracking.log_dict(client, run_id, profile, PROFILE_ARTIFACT)
     tracking.set_tags(client, run_id, {PROFILE_TAG: PROFILE_ARTIFACT})
-    log.info("training profile: %d rows, %d features", profile["n_rows"], len(profile["numeric"]) + len(profile["categorical"]) + len(profile["text"]))
+    log.info(
+        "training profile: %d rows, %d features",
+        profile["n_rows"],
+        len(profile["numeric"]) + len(profile["categorical"]) + len(profile["text"]),
+    )
     return PROFILE_ARTIFACT
 
 
@@ -61,16 +67,22 @@ def load_version_profile(client: tracking.TrackingClient, model_name: str, versi
     mv = client.get_model_version(model_name, version)
     path = mv.tags.get(PROFILE_TAG)
     if not path or path == "none":
-        raise ConfigError(f"{model_name} v{version} has no training profile (tag {PROFILE_TAG}): retrain it with this version of veilflow")
+        raise ConfigError(
+            f"{model_name} v{version} has no training profile (tag {PROFILE_TAG}): retrain it with this version of veilflow"
+        )
     run_id = mv.run_id
     if run_id is None:
-        raise ConfigError(f"training profile {path} of {model_name} v{version} could not be read (the version records no source run)")
+        raise ConfigError(
+            f"training profile {path} of {model_name} v{version} could not be read (the version records no source run)"
+        )
     with tracking.temp_dir() as tmp:
         try:
             local = tracking.download_artifact(client, run_id, path, tmp)
             return json.loads(local.read_text())
         except Exception as exc:
-            raise ConfigError(f"training profile {path} of {model_name} v{version} could not be read ({type(exc).__name__})") from None
+            raise ConfigError(
+                f"training profile {path} of {model_name} v{version} could not be read ({type(exc).__name__})"
+            ) from None
 
 
 def apply_drift(frame: pd.DataFrame, strength: float, seed: int = 0) -> pd.DataFrame:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,7 +137,9 @@ def read_file_partition(spec: PartitionSpec, max_bytes: int) -> pd.DataFrame:
         try:
             frame = pq.ParquetFile(spec.path).read_row_groups(list(spec.row_groups)).to_pandas()
         except Exception as exc:
-            raise DataLoadError(f"partition {spec.index} could not be read ({type(exc).__name__}): {Path(str(spec.path)).name}") from None
+            raise DataLoadError(
+                f"partition {spec.index} could not be read ({type(exc).__name__}): {Path(str(spec.path)).name}"
+            ) from None
     else:
         frame = load_frame(str(spec.path), max_bytes=max_bytes)
     frame.index = pd.RangeIndex(spec.start, spec.start + len(frame))
@@ -160,7 +163,9 @@ def read_partition(spec: PartitionSpec, config: PipelineConfig) -> pd.DataFrame:
     return frame
 
 
-def suppress_rows(raw: pd.DataFrame, config: PipelineConfig, key: bytes | None, suppression_path: str | None) -> tuple[pd.DataFrame, int]:
+def suppress_rows(
+    raw: pd.DataFrame, config: PipelineConfig, key: bytes | None, suppression_path: str | None
+) -> tuple[pd.DataFrame, int]:
     """Drop the rows of subjects on the suppression list (matched by keyed pseudonym, in memory)."""
     column = config.dataset.subject_column
     if suppression_path is None or not column or not Path(suppression_path).exists():
@@ -172,7 +177,7 @@ def suppress_rows(raw: pd.DataFrame, config: PipelineConfig, key: bytes | None, 
     suppression = SuppressionList.load(Path(suppression_path))
     if not len(suppression):
         return raw, 0
-    return suppression.apply_raw(raw, column, key)  # type: ignore[arg-type]
+    return suppression.apply_raw(raw, column, key)
 
 
 def scan_inputs_in_flow(config: PipelineConfig, key: bytes | None, suppression_path: str | None) -> tuple[Any, pd.DataFrame]:
@@ -189,7 +194,14 @@ def scan_inputs_in_flow(config: PipelineConfig, key: bytes | None, suppression_p
     subjects: list[pd.Series] = []
     for spec in plan_partitions(config):
         raw, _ = suppress_rows(read_partition(spec, config), config, key, suppression_path)
-        columns = list(dict.fromkeys([*(policy.columns if policy is not None else []), *([ds.subject_column] if ds.subject_column and ds.subject_column in raw.columns else [])]))
+        columns = list(
+            dict.fromkeys(
+                [
+                    *(policy.columns if policy is not None else []),
+                    *([ds.subject_column] if ds.subject_column and ds.subject_column in raw.columns else []),
+                ]
+            )
+        )
         for column in columns:
             index.add(column, pd.unique(raw[column].dropna().astype("str")))
         if ds.subject_column and ds.subject_column in raw.columns:
@@ -364,55 +376,43 @@ def score_partition(
         salt: keys the uniqueness hashes of this run.
         top_k: reason codes per row.
     """
-    from veilflow.tasks.data.validation import quarantine_rows, validate_frame
-    from veilflow.tasks.ops.scoring import load_batch_suite, score_frame
+    from veilflow.tasks.ops.raw_scoring import prepare_scorer, score_raw_records
 
-    pipe = champion.pipeline_config
-    ds = pipe.dataset
+    ds = champion.pipeline_config.dataset
     timings: dict[str, float] = {}
     started = time.perf_counter()
     raw = read_file_partition(spec, ds.max_bytes)
     timings["read"] = time.perf_counter() - started
     row_hashes = pd.util.hash_pandas_object(raw, index=False).to_numpy()
+    header, columns = _header(raw), [str(c) for c in raw.columns]
 
-    started = time.perf_counter()
-    suite = load_batch_suite(ds.raw_suite, ds.label, raw.columns)
+    # The one raw-record code path (`veilflow score` whole, per partition, and the serving model).
+    scorer = prepare_scorer(champion, key, gx_context, analyzer, top_k=top_k)
+    suite = scorer.gx_suite(raw.columns)
     local = raw.reset_index(drop=True)
-    report = validate_frame(local, suite, gx_context, id_column=None)
     unique = {
         s.key: _keyed_hashes(local[s.column], salt)
-        for s in suite.specs
+        for s in (suite.specs if suite is not None else ())
         if s.type == "expect_column_values_to_be_unique" and s.column in local.columns
     }
-    timings["validate"] = time.perf_counter() - started
-
-    audit = None
-    if ds.pii_policy is not None:
-        from veilflow.tasks.privacy.policy import load_policy, validate_policy_against
-        from veilflow.tasks.privacy.redaction import anonymize_frame
-
-        policy = load_policy(resolve_path(ds.pii_policy))
-        validate_policy_against(policy, list(raw.columns))
-        started = time.perf_counter()
-        anonymized, audit = anonymize_frame(raw, policy, analyzer, key, batch_size=pipe.privacy.batch_size)
-        anonymized.index = raw.index
-        timings["anonymize"] = time.perf_counter() - started
-    else:
-        anonymized = raw.copy()
-    header, columns = _header(raw), [str(c) for c in raw.columns]
+    scored = score_raw_records(raw, scorer)
+    anonymized = scored.anonymized.set_axis(raw.index)
+    timings.update(scored.seconds)
     del raw, local
-
-    started = time.perf_counter()
-    predictions, positions = None, np.empty(0, dtype=np.int64)
-    if set(ds.feature_columns) <= set(anonymized.columns):  # else the merged report fails the batch
-        clean, _ = quarantine_rows(anonymized.reset_index(drop=True), report)
-        positions = clean.index.to_numpy(dtype=np.int64) + spec.start
-        if len(clean):
-            predictions = score_frame(champion, clean, top_k=top_k)
-    timings["score"] = time.perf_counter() - started
+    predictions = scored.predictions.reset_index(drop=True) if len(scored.predictions) else None
+    positions = scored.predictions.index.to_numpy(dtype=np.int64) + spec.start
     return ScoredPartition(
-        index=spec.index, rows=len(anonymized), header=header, columns=columns, row_hashes=row_hashes, validation=report,
-        unique_hashes=unique, anonymized=anonymized, predictions=predictions, positions=positions, audit=audit,
+        index=spec.index,
+        rows=len(anonymized),
+        header=header,
+        columns=columns,
+        row_hashes=row_hashes,
+        validation=scored.report,
+        unique_hashes=unique,
+        anonymized=anonymized,
+        predictions=predictions,
+        positions=positions,
+        audit=scored.pii_audit,
         seconds=timings,
     )
 
@@ -444,15 +444,16 @@ def merge_scored(outputs: list[ScoredPartition], specs: list[PartitionSpec], cha
     Raises:
         DataLoadError: a partition is missing, or partitions disagree on columns or dtypes.
     """
-    from veilflow.tasks.ops.scoring import load_batch_suite
+    from veilflow.tasks.ops.raw_scoring import prepare_scorer
 
     outputs = sorted(outputs, key=lambda o: o.index)
     if [o.index for o in outputs] != [s.index for s in specs]:
         raise DataLoadError(f"expected {len(specs)} partition results, got {len(outputs)}")
-    fingerprint = combine_fingerprint(outputs)  # type: ignore[arg-type]  # same fields as PartitionOutput
+    fingerprint = combine_fingerprint(outputs)
     ds = champion.pipeline_config.dataset
     starts = [s.start for s in specs]
-    suite = load_batch_suite(ds.raw_suite, ds.label, outputs[0].columns)
+    # The specs each partition's report holds: veilflow's row checks, then the batch suite's.
+    suite = prepare_scorer(champion, None, None, None, require_key=False).report_suite(outputs[0].columns)
     validation = merge_validation([o.validation for o in outputs], starts, suite, [o.unique_hashes for o in outputs])
     anonymized = pd.concat([o.anonymized for o in outputs])
     scored = [o.predictions for o in outputs if o.predictions is not None]
@@ -463,15 +464,21 @@ def merge_scored(outputs: list[ScoredPartition], specs: list[PartitionSpec], cha
     else:
         audit = {"policy": None, "rows": len(anonymized), "columns": {}, "total_found": 0}
     return MergedScoring(
-        anonymized=anonymized, validation=validation, predictions=predictions, positions=positions, audit=audit,
-        fingerprint=fingerprint, partitions=len(outputs), seconds=_sum_floats([o.seconds for o in outputs]),
+        anonymized=anonymized,
+        validation=validation,
+        predictions=predictions,
+        positions=positions,
+        audit=audit,
+        fingerprint=fingerprint,
+        partitions=len(outputs),
+        seconds=_sum_floats([o.seconds for o in outputs]),
     )
 
 
 # --------------------------------------------------------------------------- merging
 
 
-def combine_fingerprint(outputs: list[PartitionOutput]) -> str:
+def combine_fingerprint(outputs: Sequence[PartitionOutput | ScoredPartition]) -> str:
     """The same sha256 as `fingerprint_frame` of the concatenated raw partitions.
 
     Raises:
@@ -494,7 +501,9 @@ def _expectation_kwargs(suite: Any, key: str) -> dict[str, Any]:
     return {}
 
 
-def merge_validation(reports: list[Any], starts: list[int], suite: Any, unique: list[dict[str, tuple[np.ndarray, np.ndarray]]]) -> Any:
+def merge_validation(
+    reports: list[Any], starts: list[int], suite: Any, unique: list[dict[str, tuple[np.ndarray, np.ndarray]]]
+) -> Any:
     """One `ValidationReport` for the whole input from the per-partition reports.
 
     Row-level counts are summed and `mostly` is re-applied to the totals; uniqueness is re-checked
@@ -543,8 +552,15 @@ def merge_validation(reports: list[Any], starts: list[int], suite: Any, unique: 
             }
         outcomes.append(
             ExpectationOutcome(
-                key=spec.key, type=spec.type, column=spec.column, critical=spec.critical, why=spec.why,
-                mostly=spec.mostly, success=bool(success), exception=exception, **counts,
+                key=spec.key,
+                type=spec.type,
+                column=spec.column,
+                critical=spec.critical,
+                why=spec.why,
+                mostly=spec.mostly,
+                success=bool(success),
+                exception=exception,
+                **counts,
             )
         )
         if rows:
@@ -598,6 +614,7 @@ def merge_audits(audits: list[Any]) -> Any:
             unparsed=sum(p.unparsed for p in parts),
             known_value_spans=sum(p.known_value_spans for p in parts),
             texts_analyzed=sum(p.texts_analyzed for p in parts),
+            values_changed=sum(p.values_changed for p in parts),
         )
     return PiiAudit(
         policy=first.policy,
@@ -693,7 +710,9 @@ def partition_source(config: PipelineConfig, specs: list[PartitionSpec]) -> str:
     return f"file:{Path(str(ds.path)).name}"
 
 
-def record_merged(merged: MergedPartitions, config: PipelineConfig, client: Any, run_id: str, out_dir: Path, wall_seconds: float) -> dict[str, Any]:
+def record_merged(
+    merged: MergedPartitions, config: PipelineConfig, client: Any, run_id: str, out_dir: Path, wall_seconds: float
+) -> dict[str, Any]:
     """Record what the unpartitioned steps record (same artifact, metric and tag names), then apply
     their gates: critical raw expectations (DataValidationError), then the leak guard (PiiLeakError).
 
@@ -734,14 +753,24 @@ def record_merged(merged: MergedPartitions, config: PipelineConfig, client: Any,
     )
     report.raise_if_critical("raw")
     if merged.audit is None:
-        tracking.log_dict(client, run_id, {"policy": None, "rows": merged.rows, "columns": {}, "note": "dataset declares no PII policy"}, "pii/audit.json")
+        tracking.log_dict(
+            client,
+            run_id,
+            {"policy": None, "rows": merged.rows, "columns": {}, "note": "dataset declares no PII policy"},
+            "pii/audit.json",
+        )
         return {"checked": False, "leaks": 0, "passed": True}
     tracking.log_dict(client, run_id, merged.audit.model_dump(mode="json"), "pii/audit.json")
-    tracking.log_metrics(client, run_id, {"pii.entities_found": float(merged.audit.total_found), "pii.seconds": merged.audit.seconds})
+    tracking.log_metrics(
+        client, run_id, {"pii.entities_found": float(merged.audit.total_found), "pii.seconds": merged.audit.seconds}
+    )
     from veilflow.tasks.privacy.leak_guard import enforce_no_leaks
     from veilflow.tasks.privacy.policy import load_policy
 
-    policy = load_policy(resolve_path(config.dataset.pii_policy))  # type: ignore[arg-type]
+    policy_path = config.dataset.pii_policy
+    if policy_path is None:  # an audit exists only under a policy: not reached
+        raise ConfigError("the partitions carry a PII audit, but the dataset declares no PII policy")
+    policy = load_policy(resolve_path(policy_path))
     result = merged.leak.model_dump(mode="json")
     tracking.log_dict(client, run_id, result, "pii/leak_guard.json")
     tracking.set_tags(client, run_id, {"veilflow.leak_guard": "passed" if merged.leak.total == 0 else "failed"})

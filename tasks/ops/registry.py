@@ -30,7 +30,11 @@ DECISION_TAG = "veilflow.decision"
 
 def _sqlite_path(tracking_uri: str) -> Path | None:
     if tracking_uri.startswith("sqlite:///"):
-        return Path(tracking_uri[len("sqlite:///") - 1 :]) if tracking_uri.startswith("sqlite:////") else Path(tracking_uri[len("sqlite:///") :])
+        return (
+            Path(tracking_uri[len("sqlite:///") - 1 :])
+            if tracking_uri.startswith("sqlite:////")
+            else Path(tracking_uri[len("sqlite:///") :])
+        )
     return None
 
 

@@ -94,7 +94,9 @@ def training_summary(
     if val:
         lines += ["", "## Validation", "", markdown_table(["stage", "expectations", "failed", "critical failed"], val)]
     if audit is not None:
-        total = audit.get("total_found", sum(sum((c.get("entities") or {}).values()) for c in (audit.get("columns") or {}).values()))
+        total = audit.get(
+            "total_found", sum(sum((c.get("entities") or {}).values()) for c in (audit.get("columns") or {}).values())
+        )
         lines += ["", f"## PII audit ({total} entities replaced, {audit.get('rows', '–')} rows)", ""]
         rows = pii_rows(audit)
         lines.append(markdown_table(["column", "operator", "entities found"], rows) if rows else "no PII policy")
@@ -103,7 +105,13 @@ def training_summary(
         lines += ["", "## Held-out test metrics", "", markdown_table(["metric", "value"], [list(t) for t in test])]
     if gates:
         rows = [
-            [g.get("name"), "pass" if g.get("passed") else "FAIL", g.get("value"), f"{g.get('op', '')} {g.get('threshold')}" if g.get("threshold") is not None else "–", g.get("detail", "")]
+            [
+                g.get("name"),
+                "pass" if g.get("passed") else "FAIL",
+                g.get("value"),
+                f"{g.get('op', '')} {g.get('threshold')}" if g.get("threshold") is not None else "–",
+                g.get("detail", ""),
+            ]
             for g in gates
         ]
         lines += ["", "## Promotion gates", "", markdown_table(["gate", "result", "value", "bound", "detail"], rows)]
@@ -111,7 +119,12 @@ def training_summary(
 
 
 def scoring_summary(
-    model_name: str, version: str, counts: Mapping[str, Any], validation: Mapping[str, Any], audit: Mapping[str, Any], run_url: str
+    model_name: str,
+    version: str,
+    counts: Mapping[str, Any],
+    validation: Mapping[str, Any],
+    audit: Mapping[str, Any],
+    run_url: str,
 ) -> str:
     """The scoring run's Markdown summary: rows scored / quarantined, validation and PII counts, output files."""
     failed = [e for e in validation.get("expectations", []) if not e.get("success")]
@@ -120,15 +133,35 @@ def scoring_summary(
         "",
         markdown_table(
             ["rows in", "scored", "quarantined", "positive rate", "mean probability"],
-            [[counts["rows_in"], counts["rows_scored"], counts["rows_quarantined"], counts["positive_rate"], counts["mean_probability"]]],
+            [
+                [
+                    counts["rows_in"],
+                    counts["rows_scored"],
+                    counts["rows_quarantined"],
+                    counts["positive_rate"],
+                    counts["mean_probability"],
+                ]
+            ],
         ),
         "",
         f"## Validation ({validation.get('evaluated', 0)} expectations, {len(failed)} failed, {validation.get('rows_flagged', 0)} rows flagged)",
     ]
     if failed:
-        lines += ["", markdown_table(["expectation", "critical", "unexpected"], [[e["key"], e.get("critical"), e.get("unexpected_count")] for e in failed])]
+        lines += [
+            "",
+            markdown_table(
+                ["expectation", "critical", "unexpected"],
+                [[e["key"], e.get("critical"), e.get("unexpected_count")] for e in failed],
+            ),
+        ]
     rows = pii_rows(audit)
     lines += ["", f"## PII audit ({audit.get('total_found', 0)} entities replaced)", ""]
     lines.append(markdown_table(["column", "operator", "entities found"], rows) if rows else "no PII policy")
-    lines += ["", f"Predictions: `{counts['output_path']}`" + (f"; quarantine: `{counts['quarantine_path']}`" if counts.get("quarantine_path") else ""), "", f"[MLflow run]({run_url})"]
+    lines += [
+        "",
+        f"Predictions: `{counts['output_path']}`"
+        + (f"; quarantine: `{counts['quarantine_path']}`" if counts.get("quarantine_path") else ""),
+        "",
+        f"[MLflow run]({run_url})",
+    ]
     return "\n".join(lines)

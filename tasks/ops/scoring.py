@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -16,6 +16,9 @@ import pandas as pd
 from veilflow.core.config import PipelineConfig, parse_config, resolve_path
 from veilflow.core.errors import ConfigError
 from veilflow.engines import prefect_api, tracking
+
+if TYPE_CHECKING:
+    from veilflow.tasks.data.validation import ValidationReport
 
 log = logging.getLogger("veilflow")
 
@@ -76,8 +79,12 @@ def load_champion_version(
     mv = client.get_model_version(model_name, version)
     recorded = mv.tags.get("veilflow.code_version", "unknown")
     verdict = verify_code_version(
-        model_name, str(version), recorded, code_version()["commit"],
-        require_same=require_same_code, allow_unverified=allow_unverified_code,
+        model_name,
+        str(version),
+        recorded,
+        code_version()["commit"],
+        require_same=require_same_code,
+        allow_unverified=allow_unverified_code,
     )
     log.info("code check for %s v%s: %s", model_name, version, verdict)
     run_id = mv.run_id
@@ -236,7 +243,7 @@ def load_batch_suite(suite_path: Path, label: str | None, columns: Any) -> Any:
         return load_suite(path)
 
 
-def validate_batch(frame: pd.DataFrame, suite_path: Path, context: Any, label: str | None = None) -> Any:
+def validate_batch(frame: pd.DataFrame, suite_path: Path, context: Any, label: str | None = None) -> ValidationReport:
     """Validate a raw batch with the training run's raw suite; the report keeps failing rows for quarantine.
 
     A batch without the label column (the usual case when scoring) is validated with the suite minus
@@ -285,7 +292,11 @@ def quarantine_batch(anonymized: pd.DataFrame, report: Any) -> tuple[pd.DataFram
 
 
 def start_champion_run(
-    client: tracking.TrackingClient, experiment: str, flow_name: str, champion: ChampionModel, extra_tags: dict[str, str] | None = None
+    client: tracking.TrackingClient,
+    experiment: str,
+    flow_name: str,
+    champion: ChampionModel,
+    extra_tags: dict[str, str] | None = None,
 ) -> tuple[str, str]:
     """Open the MLflow run of a flow that uses a registered version (scoring, monitoring), linked to it.
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from veilflow.core.config import CandidateConfig, PipelineConfig, resolve_path
+from veilflow.core.config import DP_KINDS, CandidateConfig, PipelineConfig, resolve_path
 from veilflow.core.errors import ConfigError, DataLoadError
 from veilflow.engines import tracking
 from veilflow.tasks.data.io import check_frame, fingerprint_frame, generate_customers, load_breast_cancer_frame, load_frame
@@ -47,6 +47,12 @@ class CandidateResult:
     val_metrics: dict[str, float]
     fit_seconds: float
     reused: bool = False
+    run_id: str = ""  # the candidate's nested MLflow run (the membership audit records there too)
+
+    @property
+    def dp(self) -> dict[str, Any] | None:
+        """The DP accounting of the fit (`candidates.dp_summary`), None for a candidate trained without DP."""
+        return getattr(self.trained, "dp", None)
 
 
 def load_data(config: PipelineConfig, key: bytes | None = None, suppression_path: Path | None = None) -> LoadedData:
@@ -84,7 +90,7 @@ def load_data(config: PipelineConfig, key: bytes | None = None, suppression_path
             raise DataLoadError(f"subject column '{ds.subject_column}' is missing from {source}")
         suppression = SuppressionList.load(suppression_path)
         if len(suppression):
-            frame, suppressed = suppression.apply_raw(frame, ds.subject_column, key)  # type: ignore[arg-type]
+            frame, suppressed = suppression.apply_raw(frame, ds.subject_column, key)
     return LoadedData(
         frame=frame, fingerprint=fingerprint, rows=len(frame), columns=frame.shape[1], source=source, suppressed=suppressed
     )
@@ -176,8 +182,16 @@ def run_validation(
             f"validation.{stage}.seconds": seconds,
         },
     )
-    tracking.set_tags(client, run_id, {f"veilflow.validation.{stage}": "passed" if not summary["critical_failures"] else "failed"})
-    log.info("validation %s: %d expectations, %d failed (%d critical)", stage, summary["evaluated"], len(failed), len(summary["critical_failures"]))
+    tracking.set_tags(
+        client, run_id, {f"veilflow.validation.{stage}": "passed" if not summary["critical_failures"] else "failed"}
+    )
+    log.info(
+        "validation %s: %d expectations, %d failed (%d critical)",
+        stage,
+        summary["evaluated"],
+        len(failed),
+        len(summary["critical_failures"]),
+    )
     report.raise_if_critical(stage)
     return summary
 
@@ -185,9 +199,7 @@ def run_validation(
 def split_data(frame: pd.DataFrame, config: PipelineConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     from veilflow.tasks.modeling.preprocessing import split_frame
 
-    return split_frame(
-        frame, config.dataset.label, config.split.test_size, config.split.val_size, seed=config.seed
-    )
+    return split_frame(frame, config.dataset.label, config.split.test_size, config.split.val_size, seed=config.seed)
 
 
 def candidate_grid(config: PipelineConfig) -> list[tuple[CandidateConfig, dict[str, Any], str | None]]:
@@ -319,9 +331,15 @@ def train_one(
                 on_epoch(entry)
             tracking.set_tags(client, child, {"veilflow.reused": "cached fit", "veilflow.cache_key": key or ""})
             log.info("reused %s: cached fit (same anonymized data, candidate config and code; key %s)", name, (key or "")[13:25])
+        if getattr(trained, "dp", None):
+            from veilflow.tasks.ops.model_audit import record_dp
+
+            record_dp(trained.dp, client, child, run_id, name)
         probs = predict_positive(trained.model, val)
         val_metrics = compute_metrics(val[ds.label].to_numpy(), probs)
-        tracking.log_metrics(client, child, {**{f"val.{k}": v for k, v in val_metrics.items()}, "fit_seconds": trained.fit_seconds})
+        tracking.log_metrics(
+            client, child, {**{f"val.{k}": v for k, v in val_metrics.items()}, "fit_seconds": trained.fit_seconds}
+        )
         tracking.log_metrics(client, run_id, {f"{name}.val.{k}": v for k, v in val_metrics.items()})
         # Every candidate is a loadable MLflow model (signature + anonymized input example) in its own run.
         tracking.log_model(
@@ -333,7 +351,7 @@ def train_one(
     tracking.end_run(client, child, "FINISHED")
     if not reused:
         log.info("trained %s in %.1fs", name, trained.fit_seconds)
-    return CandidateResult(name, candidate.kind, params, trained, val_metrics, trained.fit_seconds, reused)
+    return CandidateResult(name, candidate.kind, params, trained, val_metrics, trained.fit_seconds, reused, child)
 
 
 def better(a: float, b: float, metric: str) -> bool:
@@ -341,8 +359,14 @@ def better(a: float, b: float, metric: str) -> bool:
     return a < b if lower_is_better else a > b
 
 
-def pick_best(results: list[CandidateResult], metric: str) -> CandidateResult:
-    """The best candidate on the validation split by the primary metric (ties: first in config order)."""
+def pick_best(results: list[CandidateResult], metric: str, require_dp: bool = False) -> CandidateResult:
+    """The best candidate on the validation split by the primary metric (ties: first in config order).
+
+    With `require_dp` (privacy.require_dp) only DP candidates are eligible, so the best of them is picked; with
+    none, the best of all is returned and its `dp.required` gate fails.
+    """
+    eligible = [r for r in results if r.kind in DP_KINDS] if require_dp else results
+    results = eligible or results
     best = results[0]
     for r in results[1:]:
         if better(r.val_metrics[metric], best.val_metrics[metric], metric):
@@ -370,9 +394,9 @@ def anonymize_data(
     from veilflow.tasks.privacy.redaction import anonymize_frame
 
     if config.dataset.pii_policy is None:
-        audit = {"policy": None, "rows": len(frame), "columns": {}, "note": "dataset declares no PII policy"}
-        tracking.log_dict(client, run_id, audit, "pii/audit.json")
-        return frame.copy(), audit
+        no_policy: dict[str, Any] = {"policy": None, "rows": len(frame), "columns": {}, "note": "dataset declares no PII policy"}
+        tracking.log_dict(client, run_id, no_policy, "pii/audit.json")
+        return frame.copy(), no_policy
     policy = load_policy(resolve_path(config.dataset.pii_policy))
     validate_policy_against(policy, list(frame.columns))
     anonymized, audit = anonymize_frame(frame, policy, analyzer, key, batch_size=config.privacy.batch_size)
@@ -512,14 +536,21 @@ def explain_best(
 
 
 def log_best_model(
-    best: CandidateResult, train: pd.DataFrame, config: PipelineConfig, client: tracking.TrackingClient, run_id: str, experiment_id: str
+    best: CandidateResult,
+    train: pd.DataFrame,
+    config: PipelineConfig,
+    client: tracking.TrackingClient,
+    run_id: str,
+    experiment_id: str,
 ) -> tuple[str, str]:
     """Log the best candidate as an MLflow model with an anonymized input example; returns (uri, model id)."""
     example = input_example(train, config)
     return tracking.log_model(client, run_id, experiment_id, best.trained.model, best.kind, "model", example)
 
 
-def _score_champion(client: tracking.TrackingClient, model_name: str, version: str, test: pd.DataFrame, config: PipelineConfig) -> dict[str, float]:
+def _score_champion(
+    client: tracking.TrackingClient, model_name: str, version: str, test: pd.DataFrame, config: PipelineConfig
+) -> dict[str, float]:
     from veilflow.tasks.modeling.evaluation import compute_metrics
 
     model = tracking.load_registered_model(model_name, version)
@@ -539,15 +570,22 @@ class GateEvidence:
     audit: dict[str, Any]
     leak: dict[str, Any]
     risk: dict[str, Any] | None = None
+    # The membership-inference audit of the best candidate (`model_audit.audit_candidate`), None when not run.
+    mia: dict[str, Any] | None = None
 
 
-def _version_tags(best: CandidateResult, evidence: GateEvidence, run_tags: dict[str, str], config: PipelineConfig) -> dict[str, Any]:
+def _version_tags(
+    best: CandidateResult, evidence: GateEvidence, run_tags: dict[str, str], config: PipelineConfig
+) -> dict[str, Any]:
     """The tags a new model version carries: data, validation, privacy, code and candidate provenance."""
     from veilflow.core.provenance import code_version
+    from veilflow.tasks.ops.model_audit import privacy_version_tags
 
     primary, audit, evaluation = config.training.primary_metric, evidence.audit, evidence.evaluation
     code = code_version()
     return {
+        # The privacy of the model itself: DP accounting (ε, δ) and the membership audit's strongest attack.
+        **privacy_version_tags(best.dp, evidence.mia),
         "veilflow.data_fingerprint": evidence.fingerprint,
         "veilflow.validation.raw": run_tags.get("veilflow.validation.raw", "not-run"),
         "veilflow.validation.anonymized": run_tags.get("veilflow.validation.anonymized", "not-run"),
@@ -563,6 +601,8 @@ def _version_tags(best: CandidateResult, evidence: GateEvidence, run_tags: dict[
         "veilflow.primary_metric_value": f"{evaluation['metrics'][primary]:.6f}",
         # The drift profile logged by `record-profile`: monitoring reads it from the champion version.
         "veilflow.profile_artifact": run_tags.get("veilflow.profile_artifact", "none"),
+        # The raw-record serving model logged beside this (anonymized-input) one: `veilflow serve-model` serves it.
+        "veilflow.serving_model": run_tags.get("veilflow.serving_model", "none"),
     }
 
 
@@ -576,8 +616,9 @@ def register_and_gate(
     out_dir: Path,
 ) -> dict[str, Any]:
     """Register as `challenger`, evaluate every gate (vs floors and the re-scored champion), promote or reject."""
-    from veilflow.tasks.modeling.gates import evaluate_gates, run_smoke_test
+    from veilflow.tasks.modeling.gates import GateDecision, evaluate_gates, run_smoke_test
     from veilflow.tasks.ops import registry
+    from veilflow.tasks.ops.model_audit import gate_figures
 
     name, primary = config.registry.model_name, config.training.primary_metric
     evaluation, leak, risk = evidence.evaluation, evidence.leak, evidence.risk
@@ -596,7 +637,7 @@ def register_and_gate(
     if champion_metrics:
         tracking.log_metrics(client, run_id, {f"champion.test.{k}": v for k, v in champion_metrics.items()})
 
-    def decide(champ_metrics: dict[str, float] | None):
+    def decide(champ_metrics: dict[str, float] | None) -> GateDecision:
         return evaluate_gates(
             evaluation["metrics"],
             champ_metrics,
@@ -607,6 +648,10 @@ def register_and_gate(
             leak_passed=bool(leak.get("passed")),
             smoke=smoke,
             risk=(bool(risk["passed"]), str(risk["reason"])) if risk else None,
+            mia=gate_figures(evidence.mia),
+            require_mia=config.privacy.mia.enabled,
+            dp=best.dp,
+            require_dp=config.privacy.require_dp,
         )
 
     decision = decide(champion_metrics)
@@ -634,7 +679,9 @@ def register_and_gate(
             "veilflow.champion_compared": champion or "none",
         },
     )
-    tracking.log_dict(client, run_id, {"decision": outcome, "gates": gate_rows, "summary": decision.summary}, "gates/decision.json")
+    tracking.log_dict(
+        client, run_id, {"decision": outcome, "gates": gate_rows, "summary": decision.summary}, "gates/decision.json"
+    )
     tracking.set_tags(client, run_id, {registry.DECISION_TAG: outcome, "veilflow.failed_gates": ",".join(failed)})
     _publish_model_card(best, evidence, decision, outcome, version, len(test), config, client, run_id)
     log.info("version %s %s (%d gates, %d failed)", version, outcome, len(decision.results), len(failed))
@@ -661,14 +708,27 @@ def _publish_model_card(
 ) -> None:
     """The model card (Markdown + HTML) as run artifacts and as the version's description."""
     from veilflow.tasks.modeling.model_card import render_model_card
+    from veilflow.tasks.ops.serving import serving_card_lines
 
     name, primary, evaluation = config.registry.model_name, config.training.primary_metric, evidence.evaluation
     data_summary = {"fingerprint": evidence.fingerprint, "test_rows": test_rows, "label": config.dataset.label}
     top = pd.DataFrame(evidence.explanation.get("top_features", []))
+    serving_uris = serving_card_lines(name, version, client.get_run(run_id).data.tags)
     md, html = render_model_card(
-        name, version, data_summary, evaluation["metrics"], {primary: (evaluation["ci"]["low"], evaluation["ci"]["high"])},
-        pd.DataFrame(evaluation["slices"]), top, decision, evidence.audit, {"decision": outcome, "candidate": best.name},
+        name,
+        version,
+        data_summary,
+        evaluation["metrics"],
+        {primary: (evaluation["ci"]["low"], evaluation["ci"]["high"])},
+        pd.DataFrame(evaluation["slices"]),
+        top,
+        decision,
+        evidence.audit,
+        {"decision": outcome, "candidate": best.name, **serving_uris},
+        privacy={"mia": evidence.mia, "dp": best.dp, "kind": best.kind},
     )
     tracking.log_text(client, run_id, md, "model_card/model_card.md")
     tracking.log_text(client, run_id, html, "model_card/model_card.html")
-    client.update_model_version(name, version, description=md[:4900])
+    # Which URI is which first: the card's last section may not fit in the description.
+    models = "; ".join(f"{k}: {v}" for k, v in serving_uris.items())
+    client.update_model_version(name, version, description=f"{models}\n\n{md}"[:4900])

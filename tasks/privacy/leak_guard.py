@@ -63,12 +63,10 @@ class LeakReport(FrozenModel):
     pattern_leaks: dict[str, dict[str, int]] = Field(description="anonymized column -> pattern kind -> occurrences")
     seconds: float
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # mypy rejects decorators stacked on @property; pydantic documents this ignore for computed_field
     @property
     def total(self) -> int:
-        return sum(sum(v.values()) for v in self.value_leaks.values()) + sum(
-            sum(v.values()) for v in self.pattern_leaks.values()
-        )
+        return sum(sum(v.values()) for v in self.value_leaks.values()) + sum(sum(v.values()) for v in self.pattern_leaks.values())
 
 
 def check_leaks(raw_df: pd.DataFrame, anon_df: pd.DataFrame, policy: PiiPolicy) -> LeakReport:
@@ -123,7 +121,8 @@ def check_leaks(raw_df: pd.DataFrame, anon_df: pd.DataFrame, policy: PiiPolicy) 
     if skipped:
         log.info(
             "leak guard: %d raw values shorter than %d characters were not searched for",
-            sum(skipped.values()), policy.min_leak_value_length,
+            sum(skipped.values()),
+            policy.min_leak_value_length,
         )
     report = LeakReport(
         policy=policy.dataset,

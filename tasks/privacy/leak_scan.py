@@ -125,7 +125,7 @@ class LeakIndex:
             return found
         lower = text.lower()
         first = self._first
-        matches = [m for m in _TOKEN.finditer(lower)]
+        matches = list(_TOKEN.finditer(lower))
         if not any(m.group() in first for m in matches):
             return found
         tokens = [m.group() for m in matches]
@@ -144,7 +144,13 @@ class LeakIndex:
                         span = text[start:end] if len(lower) == len(text) else None
                         for source, value in entries:
                             if span is None:  # lower-casing changed offsets (rare scripts): judge on the whole text
-                                kind = "exact" if value in text else "case_insensitive" if value.lower() in lower else "token_sequence"
+                                kind = (
+                                    "exact"
+                                    if value in text
+                                    else "case_insensitive"
+                                    if value.lower() in lower
+                                    else "token_sequence"
+                                )
                             elif span == value:
                                 kind = "exact"
                             elif span.lower() == value.lower():

@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeGuard
 
 import numpy as np
 import pandas as pd
@@ -43,7 +44,7 @@ def _key_bytes(key: bytes | str | None) -> bytes:
     return raw
 
 
-def is_pseudonym(token: object) -> bool:
+def is_pseudonym(token: object) -> TypeGuard[str]:
     """True for a well-formed pseudonym: a str of 32 lowercase hex characters."""
     return isinstance(token, str) and _TOKEN.fullmatch(token) is not None
 
@@ -52,7 +53,7 @@ def _check_token(token: object, where: str) -> str:
     if not is_pseudonym(token):
         # Never echo the value: a raw identifier passed here by mistake must not reach a log.
         raise ValueError(f"{where}: not a pseudonym (expected {PSEUDONYM_HEX_CHARS} lowercase hex characters)")
-    return token  # type: ignore[return-value]
+    return token
 
 
 def _check_note(note: str, where: str) -> str:
@@ -127,7 +128,7 @@ class MembershipIndex:
         return self.size
 
     def __contains__(self, token: object) -> bool:
-        return self.contains(token)  # type: ignore[arg-type]
+        return self.contains(_check_token(token, "membership lookup"))
 
     def contains(self, token: str) -> bool:
         """Exact membership of one pseudonym.
@@ -276,7 +277,7 @@ class BloomMembership:
         return all(self._bits[pos >> 3] & (1 << (pos & 7)) for pos in self._positions(token))
 
     def __contains__(self, token: object) -> bool:
-        return self.contains(token)  # type: ignore[arg-type]
+        return self.contains(_check_token(token, "bloom filter"))
 
     def __len__(self) -> int:
         return self.count
@@ -472,7 +473,7 @@ class SuppressionList:
         drop = subjects.isin(self.tokens).to_numpy(dtype=bool)
         return frame.loc[~drop].copy(), int(drop.sum())
 
-    def apply_raw(self, frame: pd.DataFrame, subject_column: str, key: bytes | str) -> tuple[pd.DataFrame, int]:
+    def apply_raw(self, frame: pd.DataFrame, subject_column: str, key: bytes | str | None) -> tuple[pd.DataFrame, int]:
         """Drop the rows of suppressed subjects from a RAW frame, before anonymization.
 
         The raw subject column is pseudonymized in memory exactly as the anonymization `hash` operator

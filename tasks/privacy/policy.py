@@ -16,6 +16,26 @@ from veilflow.tasks.privacy.risk import RiskPolicy
 
 LANGUAGE = "en"  # the language of the policies' free-text columns (Presidio's language code)
 
+# What a free-text column is searched for when a policy does not say (and what `veilflow.detect` reports
+# without a policy): people (names and user names / social handles), contact details, payment and
+# identity numbers, addresses and places.
+DEFAULT_TEXT_ENTITIES: tuple[str, ...] = (
+    "PERSON",
+    "USERNAME",
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "CREDIT_CARD",
+    "US_SSN",
+    "STREET_ADDRESS",
+    "LOCATION",
+    "IBAN_CODE",
+    "IP_ADDRESS",
+)
+# A cell repeated verbatim in this many rows of a text column is a category, not a person (TextRule).
+DEFAULT_CATEGORY_MIN_ROWS = 5
+# A text column with a larger share of its distinct values changed is logged as possible over-masking.
+DEFAULT_WARN_CHANGED_SHARE = 0.5
+
 
 class FrozenModel(BaseModel):
     """An immutable model that rejects unknown keys: the base of the policy, audit and leak-report models."""
@@ -107,11 +127,23 @@ class ColumnRule(FrozenModel):
 class TextRule(FrozenModel):
     """How one free-text column is redacted: which entities, at what confidence, with which operator."""
 
-    entities: list[str] = Field(min_length=1)
+    entities: list[str] = Field(default_factory=lambda: list(DEFAULT_TEXT_ENTITIES), min_length=1)
     score_threshold: float = Field(default=0.4, ge=0.0, le=1.0)
     operator: str = "replace"
     redact_known_values: bool = Field(
         default=True, description="also redact any raw value of the policy's structured columns found in the text"
+    )
+    category_min_rows: int | None = Field(
+        default=DEFAULT_CATEGORY_MIN_ROWS,
+        ge=2,
+        description="a cell repeated verbatim in this many rows is a category: a PERSON/LOCATION hit covering it "
+        "whole needs strong name evidence (null: never)",
+    )
+    warn_changed_share: float = Field(
+        default=DEFAULT_WARN_CHANGED_SHARE,
+        ge=0.0,
+        le=1.0,
+        description="log a warning when a larger share of the column's distinct values is changed (over-masking)",
     )
 
     @field_validator("entities")
@@ -141,7 +173,9 @@ class PiiPolicy(FrozenModel):
     min_leak_value_length: int = Field(default=4, ge=1, description="raw values shorter than this are not leak-checked")
     columns: dict[str, ColumnRule] = Field(default_factory=dict)
     text_columns: dict[str, TextRule] = Field(default_factory=dict)
-    risk: RiskPolicy | None = Field(default=None, description="quasi-identifiers, k and generalisation (veilflow.tasks.privacy.risk)")
+    risk: RiskPolicy | None = Field(
+        default=None, description="quasi-identifiers, k and generalisation (veilflow.tasks.privacy.risk)"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> PiiPolicy:

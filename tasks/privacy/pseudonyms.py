@@ -79,8 +79,7 @@ def decrypt_frame(df: pd.DataFrame, policy: PiiPolicy, key: bytes | str | None) 
         texts = df[column].astype("str")
         try:
             plain = [
-                v if pd.isna(v) else engine.deanonymize(v, [OperatorResult(0, len(v), entity)], operators).text
-                for v in texts
+                v if pd.isna(v) else engine.deanonymize(v, [OperatorResult(0, len(v), entity)], operators).text for v in texts
             ]
         except Exception as exc:  # cryptography raises ValueError for a wrong key / bad padding
             raise ConfigError(

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import re
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -16,6 +14,7 @@ import pandas as pd
 from pydantic import Field, computed_field
 
 from veilflow.core.errors import ConfigError
+from veilflow.tasks.privacy.detection import detect_spans
 from veilflow.tasks.privacy.known_values import ValueIndex, as_str, known_value_index
 from veilflow.tasks.privacy.policy import (
     LANGUAGE,
@@ -32,21 +31,6 @@ if TYPE_CHECKING:  # Presidio is imported lazily: tldextract must not be importe
 
 log = logging.getLogger(__name__)
 
-_DIGIT = re.compile(r"\d")
-
-# Necessary conditions for pattern recognizers to match (read from their regexes; veilflow's own in
-# veilflow.tasks.privacy.recognizers need 7-15 phone digits and 12-19 card digits): a text that fails
-# them cannot produce a hit, so the recognizer is not run on it. Thresholds sit at or below the real minimum.
-_RECOGNIZER_GATES: dict[str, Callable[[str, int], bool]] = {
-    "EmailRecognizer": lambda text, digits: "@" in text,
-    "PhoneRecognizer": lambda text, digits: digits >= 5,
-    "InternationalPhoneRecognizer": lambda text, digits: digits >= 5,
-    "CreditCardRecognizer": lambda text, digits: digits >= 12,
-    "LuhnCardRecognizer": lambda text, digits: digits >= 12,
-    "UsSsnRecognizer": lambda text, digits: digits >= 9,
-}
-
-
 # --------------------------------------------------------------------------- audit
 
 
@@ -62,6 +46,13 @@ class ColumnAudit(FrozenModel):
     )
     known_value_spans: int = Field(default=0, description="text spans matched from the structured columns' raw values")
     texts_analyzed: int = Field(default=0, description="distinct texts sent to the analyzer")
+    values_changed: int = Field(default=0, description="distinct texts with at least one span replaced")
+
+    @computed_field  # type: ignore[prop-decorator]  # mypy rejects decorators stacked on @property; pydantic documents this ignore for computed_field
+    @property
+    def changed_share(self) -> float:
+        """Share of the distinct texts analyzed that were changed (over-masking shows up here); 0 without texts."""
+        return round(self.values_changed / self.texts_analyzed, 4) if self.texts_analyzed else 0.0
 
 
 class PiiAudit(FrozenModel):
@@ -76,7 +67,7 @@ class PiiAudit(FrozenModel):
         default_factory=list, description="policy text entities the analyzer has no recognizer for"
     )
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # mypy rejects decorators stacked on @property; pydantic documents this ignore for computed_field
     @property
     def total_found(self) -> int:
         return sum(sum(c.entities.values()) for c in self.columns.values())
@@ -154,80 +145,13 @@ def _apply_column_rule(
         values = as_str(series).str.slice(0, params.keep_first)
     else:  # pragma: no cover - the policy model rejects unknown operators
         raise ConfigError(f"unknown operator '{op}' for column '{name}'")
-    audit = ColumnAudit(
-        kind="structured", operator=op, entities={rule.entity: found}, output_column=out_name, unparsed=unparsed
-    )
+    audit = ColumnAudit(kind="structured", operator=op, entities={rule.entity: found}, output_column=out_name, unparsed=unparsed)
     return out_name, values, audit
-
 
 
 # --------------------------------------------------------------------------- free text
 
 _Span = tuple[int, int, str, float]
-
-# Set in a forked worker by `_init_worker`: the analyzer is inherited through fork, never pickled.
-_WORKER: dict[str, Any] = {}
-
-
-def _entity_gates(analyzer: Any, entities: Sequence[str]) -> dict[str, Callable[[str, int], bool]]:
-    """For each entity served only by gated pattern recognizers, a cheap test a text must pass to be searched."""
-    gates: dict[str, Callable[[str, int], bool]] = {}
-    recognizers = analyzer.registry.recognizers
-    for entity in entities:
-        serving = [r for r in recognizers if entity in r.supported_entities and r.supported_language == LANGUAGE]
-        if serving and all(r.name in _RECOGNIZER_GATES for r in serving):
-            tests = [_RECOGNIZER_GATES[r.name] for r in serving]
-            gates[entity] = lambda text, digits, tests=tests: any(t(text, digits) for t in tests)
-    return gates
-
-
-def _analyze_chunk(texts: list[str], analyzer: Any, entities: list[str], threshold: float, batch_size: int) -> list[list[_Span]]:
-    """Presidio on a batch of texts: spaCy runs through `nlp.pipe`, recognizers only where they can match."""
-    from veilflow.tasks.privacy.recognizers import postprocess_results  # imports Presidio: only when texts are analyzed
-
-    gates = _entity_gates(analyzer, entities)
-    wanted = set(entities)
-    out: list[list[_Span]] = []
-    batches = analyzer.nlp_engine.process_batch(texts, LANGUAGE, batch_size=batch_size, n_process=1)
-    for text, (_, artifacts) in zip(texts, batches):
-        if gates:
-            digits = len(_DIGIT.findall(text))
-            ents = [e for e in entities if e not in gates or gates[e](text, digits)]
-        else:
-            ents = entities
-        if not ents:  # Presidio reads an empty entity list as "all entities"
-            out.append([])
-            continue
-        results = analyzer.analyze(
-            text=text, language=LANGUAGE, entities=ents, score_threshold=threshold, nlp_artifacts=artifacts
-        )
-        results = postprocess_results(text, results)
-        out.append([(r.start, r.end, r.entity_type, float(r.score)) for r in results if r.entity_type in wanted])
-    return out
-
-
-def _init_worker(analyzer: Any, entities: list[str], threshold: float, batch_size: int) -> None:
-    _WORKER.update(analyzer=analyzer, entities=entities, threshold=threshold, batch_size=batch_size)
-
-
-def _worker_analyze(texts: list[str]) -> list[list[_Span]]:
-    w = _WORKER
-    return _analyze_chunk(texts, w["analyzer"], w["entities"], w["threshold"], w["batch_size"])
-
-
-def _analyze_texts(
-    texts: list[str], analyzer: Any, entities: list[str], threshold: float, batch_size: int, n_process: int
-) -> list[list[_Span]]:
-    if n_process > 1 and len(texts) >= 2 * batch_size:
-        if "fork" in multiprocessing.get_all_start_methods():
-            ctx = multiprocessing.get_context("fork")
-            bounds = np.linspace(0, len(texts), n_process + 1).astype(int)
-            parts = [texts[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
-            with ctx.Pool(n_process, initializer=_init_worker, initargs=(analyzer, entities, threshold, batch_size)) as pool:
-                results = pool.map(_worker_analyze, parts)
-            return [spans for part in results for spans in part]
-        log.warning("n_process=%d needs the 'fork' start method; analyzing in one process", n_process)
-    return _analyze_chunk(texts, analyzer, entities, threshold, batch_size)
 
 
 def _resolve_spans(text: str, spans: list[_Span]) -> list[tuple[int, int, str]]:
@@ -279,11 +203,23 @@ def _redact_text_column(
     distinct = occurrences.index.tolist()
     texts = [t for t in distinct if t.strip()]
     if entities:
-        detected = _analyze_texts(texts, analyzer, entities, rule.score_threshold, batch_size, n_process)
+        # The same detection `veilflow.detect` runs; the column's repeats are its category evidence.
+        found = detect_spans(
+            texts,
+            analyzer,
+            entities,
+            rule.score_threshold,
+            batch_size,
+            n_process,
+            repeats=[int(occurrences[t]) for t in texts],
+            category_min_rows=rule.category_min_rows,
+        )
+        detected: list[list[_Span]] = [[(x.start, x.end, x.entity, x.score) for x in spans] for spans in found]
     else:
         detected = [[] for _ in texts]
     counts: Counter[str] = Counter()
     known_spans = 0
+    changed = 0
     mapping: dict[str, str] = {t: t for t in distinct}  # blank texts stay as they are
     for text, spans in zip(texts, detected):
         if known is not None and rule.redact_known_values:
@@ -292,6 +228,7 @@ def _redact_text_column(
             spans = spans + extra
         final = _resolve_spans(text, spans)
         mapping[text] = _replace_spans(text, final) if final else text
+        changed += bool(final)
         weight = int(occurrences[text])
         for _, _, label in final:
             counts[label] += weight
@@ -303,7 +240,17 @@ def _redact_text_column(
         output_column=str(series.name),
         known_value_spans=known_spans,
         texts_analyzed=len(texts),
+        values_changed=changed,
     )
+    if texts and audit.changed_share > rule.warn_changed_share:
+        log.warning(
+            "text column %s: %d of %d distinct values changed (share %.2f > %.2f): possible over-masking",
+            series.name,
+            changed,
+            len(texts),
+            audit.changed_share,
+            rule.warn_changed_share,
+        )
     return values, audit
 
 
@@ -367,17 +314,17 @@ def anonymize_frame(
     audits: dict[str, ColumnAudit] = {}
     for column in df.columns:
         if column in policy.columns:
-            name, values, audit = _apply_column_rule(column, df[column], policy.columns[column], policy, raw_key)
-            audits[column] = audit
+            name, values, column_audit = _apply_column_rule(column, df[column], policy.columns[column], policy, raw_key)
+            audits[column] = column_audit
             if name is not None and values is not None:
                 out[name] = values
         elif column in policy.text_columns:
             rule = policy.text_columns[column]
-            values, audit = _redact_text_column(
+            values, column_audit = _redact_text_column(
                 df[column], rule, analyzer, text_entities[column], known, column_entity, batch_size, n_process
             )
             out[column] = values
-            audits[column] = audit
+            audits[column] = column_audit
         else:
             out[column] = df[column].copy()
     result = pd.DataFrame(out, index=df.index.copy())
@@ -391,6 +338,10 @@ def anonymize_frame(
     )
     log.info(
         "anonymized %d rows: %d columns transformed, %d entities, engine %s, %.2f s",
-        audit.rows, len(audits), audit.total_found, engine, audit.seconds,
+        audit.rows,
+        len(audits),
+        audit.total_found,
+        engine,
+        audit.seconds,
     )
     return result, audit

@@ -181,7 +181,7 @@ def risk_gate(report: RiskReport, max_share_below_k: float, min_l: int | None = 
     parts = [k_part]
     if min_l is not None:
         parts.append(f"l={report.l_diversity} (min {min_l})")
-        if report.l_diversity < min_l:  # type: ignore[operator]  # checked above
+        if report.l_diversity is not None and report.l_diversity < min_l:  # never None here: checked above
             failures.append("l-diversity too low")
     body = "; ".join(parts)
     if failures:
@@ -435,8 +435,10 @@ class RiskPolicy(BaseModel):
             fns: list[Step] = []
             for spec in specs:
                 if not isinstance(spec, dict) or len(spec) != 1:
-                    raise ValueError(f"risk.generalise.{col}: each step is a one-key mapping like {{truncate_zip: {{digits: 2}}}}")
-                (name, params), = spec.items()
+                    raise ValueError(
+                        f"risk.generalise.{col}: each step is a one-key mapping like {{truncate_zip: {{digits: 2}}}}"
+                    )
+                ((name, params),) = spec.items()
                 if name not in _STEP_FUNCS:
                     raise ValueError(f"risk.generalise.{col}: unknown helper '{name}' (known: {', '.join(_STEP_FUNCS)})")
                 params = dict(params or {})

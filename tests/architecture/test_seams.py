@@ -19,8 +19,12 @@ ENGINE_CONSTRUCTORS = {"AnalyzerEngine", "NlpEngineProvider", "MlflowClient", "g
 
 
 def _sources() -> list[Path]:
-    return [p for d in ("tasks", "flows", "veilflow") for p in (ROOT / d).rglob("*.py") if "engines" not in p.parts
-            and not (d == "veilflow" and p.parts[len(ROOT.parts) + 1] in ("tasks", "flows"))]
+    return [
+        p
+        for d in ("tasks", "flows", "veilflow")
+        for p in (ROOT / d).rglob("*.py")
+        if "engines" not in p.parts and not (d == "veilflow" and p.parts[len(ROOT.parts) + 1] in ("tasks", "flows"))
+    ]
 
 
 def test_engines_when_sources_scanned_then_constructed_only_in_engines_package():
@@ -29,7 +33,11 @@ def test_engines_when_sources_scanned_then_constructed_only_in_engines_package()
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call):
                 name = ast.unparse(node.func)
-                if name in ENGINE_CONSTRUCTORS or name.rpartition(".")[2] in {"AnalyzerEngine", "NlpEngineProvider", "MlflowClient"}:
+                if name in ENGINE_CONSTRUCTORS or name.rpartition(".")[2] in {
+                    "AnalyzerEngine",
+                    "NlpEngineProvider",
+                    "MlflowClient",
+                }:
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}")
     assert offenders == []
 
@@ -65,12 +73,24 @@ def test_lint_imports_when_rule_broken_on_purpose_then_fails(module, line, contr
     for folder in ("veilflow", "tasks", "flows"):
         shutil.copytree(ROOT / folder, copy / folder, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", "_data"))
     shutil.copy(ROOT / "pyproject.toml", copy / "pyproject.toml")
-    clean = subprocess.run([str(BIN / "lint-imports"), "--no-cache"], cwd=copy, capture_output=True, text=True, timeout=300,
-                           env={"PYTHONPATH": str(copy), "PATH": str(BIN)})
+    clean = subprocess.run(
+        [str(BIN / "lint-imports"), "--no-cache"],
+        cwd=copy,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PYTHONPATH": str(copy), "PATH": str(BIN)},
+    )
     assert clean.returncode == 0, clean.stdout[-2000:]
     target = copy / module
     target.write_text(target.read_text() + f"\n{line}  # deliberate violation\n")
-    broken = subprocess.run([str(BIN / "lint-imports"), "--no-cache"], cwd=copy, capture_output=True, text=True, timeout=300,
-                            env={"PYTHONPATH": str(copy), "PATH": str(BIN)})
+    broken = subprocess.run(
+        [str(BIN / "lint-imports"), "--no-cache"],
+        cwd=copy,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PYTHONPATH": str(copy), "PATH": str(BIN)},
+    )
     assert broken.returncode != 0
     assert "BROKEN" in broken.stdout and module.replace("/", ".").removesuffix(".py") in broken.stdout.replace("veilflow.", "")

@@ -111,14 +111,31 @@ class Processes:
             log.close()
 
 
-def start_prefect(procs: Processes, port: int, env: dict[str, str] | None = None, name: str = "prefect-server") -> subprocess.Popen:
+def start_prefect(
+    procs: Processes, port: int, env: dict[str, str] | None = None, name: str = "prefect-server"
+) -> subprocess.Popen:
     return procs.start(name, [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)], env=env)
 
 
-def start_mlflow(procs: Processes, port: int, tmp: Path, extra: list[str] = (), env: dict[str, str] | None = None, name: str = "mlflow-server") -> subprocess.Popen:
+def start_mlflow(
+    procs: Processes, port: int, tmp: Path, extra: list[str] = (), env: dict[str, str] | None = None, name: str = "mlflow-server"
+) -> subprocess.Popen:
     return procs.start(
         name,
-        [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{tmp / 'mlflow.db'}", "--artifacts-destination", str(tmp / "mlflow-artifacts"), *extra],
+        [
+            str(BIN / "mlflow"),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{tmp / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(tmp / "mlflow-artifacts"),
+            *extra,
+        ],
         env=env,
     )

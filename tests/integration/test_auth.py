@@ -71,7 +71,12 @@ def stack(tmp_path_factory):
     }
     prefect_url, mlflow_url = f"http://127.0.0.1:{prefect_port}", f"http://127.0.0.1:{mlflow_port}"
     # What an unconfigured client has: the servers' addresses, no credentials.
-    anonymous_env = {**env, "PREFECT_API_URL": f"{prefect_url}/api", "MLFLOW_TRACKING_URI": mlflow_url, "VEILFLOW_PII_KEY": pii_key}
+    anonymous_env = {
+        **env,
+        "PREFECT_API_URL": f"{prefect_url}/api",
+        "MLFLOW_TRACKING_URI": mlflow_url,
+        "VEILFLOW_PII_KEY": pii_key,
+    }
     client_env = {
         **anonymous_env,
         "PREFECT_API_AUTH_STRING": prefect_auth,
@@ -87,9 +92,15 @@ def stack(tmp_path_factory):
         _wait_http(f"{prefect_url}/api/health", 120, prefect, "prefect server")  # /api/health needs no auth (probes)
         _wait_http(f"{mlflow_url}/health", 120, mlflow, "mlflow server")
         yield {
-            "procs": procs, "tmp": tmp, "prefect": prefect_url, "mlflow": mlflow_url,
-            "prefect_auth": prefect_auth, "mlflow_password": mlflow_password, "pii_key": pii_key,
-            "env": client_env, "anonymous_env": anonymous_env,
+            "procs": procs,
+            "tmp": tmp,
+            "prefect": prefect_url,
+            "mlflow": mlflow_url,
+            "prefect_auth": prefect_auth,
+            "mlflow_password": mlflow_password,
+            "pii_key": pii_key,
+            "env": client_env,
+            "anonymous_env": anonymous_env,
         }
     finally:
         procs.stop_all()
@@ -102,7 +113,9 @@ def _basic(auth: str) -> dict[str, str]:
 
 
 def _python(code: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / "python"), "-c", code], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [str(BIN / "python"), "-c", code], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def _prefect_post(stack, path: str, body: dict) -> list | dict:
@@ -118,7 +131,12 @@ def test_prefect_server_when_auth_string_set_then_unauthenticated_clients_refuse
     assert httpx.post(f"{api}/flows/filter", json={}, timeout=10).status_code == 401
     assert httpx.get(f"{api}/admin/version", timeout=10).status_code == 401
     assert httpx.post(f"{api}/flows/filter", json={}, headers=_basic("admin:wrong"), timeout=10).status_code == 401
-    assert httpx.post(f"{api}/flows/filter", json={}, headers={"Authorization": "Bearer " + stack["prefect_auth"]}, timeout=10).status_code == 401
+    assert (
+        httpx.post(
+            f"{api}/flows/filter", json={}, headers={"Authorization": "Bearer " + stack["prefect_auth"]}, timeout=10
+        ).status_code
+        == 401
+    )
     assert httpx.post(f"{api}/flows/filter", json={}, headers=_basic(stack["prefect_auth"]), timeout=10).status_code == 200
 
     # Prefect's own client: refused without PREFECT_API_AUTH_STRING, served with it.
@@ -144,7 +162,9 @@ def test_mlflow_basic_auth_when_no_credentials_then_refused_and_client_with_cred
         "print(c.get_run(run.info.run_id).info.status)"
     )
     anonymous = _python(code, stack["anonymous_env"])
-    assert anonymous.returncode != 0 and ("401" in anonymous.stderr or "not authenticated" in anonymous.stderr.lower()), anonymous.stderr[-2000:]
+    assert anonymous.returncode != 0 and ("401" in anonymous.stderr or "not authenticated" in anonymous.stderr.lower()), (
+        anonymous.stderr[-2000:]
+    )
     configured = _python(code, stack["env"])
     assert configured.returncode == 0 and configured.stdout.strip().endswith("FINISHED"), configured.stderr[-2000:]
 
@@ -180,7 +200,9 @@ def test_veilflow_train_when_configured_with_credentials_then_succeeds_and_no_se
         flow_run_id = run.data.tags["veilflow.prefect_flow_run_id"]
 
         # Prefect: the flow run completed; its parameters and logs never carry a secret.
-        flow_run = httpx.get(f"{stack['prefect']}/api/flow_runs/{flow_run_id}", headers=_basic(stack["prefect_auth"]), timeout=30).json()
+        flow_run = httpx.get(
+            f"{stack['prefect']}/api/flow_runs/{flow_run_id}", headers=_basic(stack["prefect_auth"]), timeout=30
+        ).json()
         assert flow_run["state"]["type"] == "COMPLETED", flow_run["state"]
         logs = _prefect_post(stack, "/logs/filter", {"logs": {"flow_run_id": {"any_": [flow_run_id]}}, "limit": 200})
         assert len(logs) > 10  # the flow's and the steps' logs are there to be searched
@@ -191,7 +213,11 @@ def test_veilflow_train_when_configured_with_credentials_then_succeeds_and_no_se
             "mlflow:tags": json.dumps(run.data.tags),
             "mlflow:version_tags": json.dumps(champion.tags),
         }
-        secrets_ = {"pii key": stack["pii_key"], "prefect auth": stack["prefect_auth"], "mlflow password": stack["mlflow_password"]}
+        secrets_ = {
+            "pii key": stack["pii_key"],
+            "prefect auth": stack["prefect_auth"],
+            "mlflow password": stack["mlflow_password"],
+        }
         for where, body in recorded.items():
             for what, value in secrets_.items():
                 assert value.lower() not in body.lower(), f"{what} found in {where}"
@@ -201,10 +227,16 @@ def test_veilflow_train_when_configured_with_credentials_then_succeeds_and_no_se
 
     # veilflow's own leak scan (MLflow params/tags/artifacts/models + Prefect logs/params/artifacts, the PII key
     # included), run as a configured client of both servers: clean, and it did reach Prefect.
-    audit = subprocess.run([str(BIN / "veilflow"), "audit", champion.run_id, "--json"], cwd=PROJECT_ROOT, env=stack["env"],
-                           capture_output=True, text=True, timeout=300)
+    audit = subprocess.run(
+        [str(BIN / "veilflow"), "audit", champion.run_id, "--json"],
+        cwd=PROJECT_ROOT,
+        env=stack["env"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert audit.returncode == 0, (audit.stdout + audit.stderr)[-3000:]
-    report = json.loads(audit.stdout[audit.stdout.index("{"):])
+    report = json.loads(audit.stdout[audit.stdout.index("{") :])
     assert report["passed"] and report["prefect_checked"] and report["flow_run_id"] == flow_run_id, report
     assert sum(report["items_scanned"].values()) > 10
     for value in secrets_.values():

@@ -71,7 +71,13 @@ def stack(tmp_path):
         mlflow = start_mlflow(procs, mlflow_port, tmp_path)
         _wait_http(f"http://127.0.0.1:{prefect_port}/api/health", 120, prefect, "prefect server")
         _wait_http(f"http://127.0.0.1:{mlflow_port}/health", 120, mlflow, "mlflow server")
-        yield {"procs": procs, "env": env, "prefect": f"http://127.0.0.1:{prefect_port}", "mlflow": f"http://127.0.0.1:{mlflow_port}", "tmp": tmp_path}
+        yield {
+            "procs": procs,
+            "env": env,
+            "prefect": f"http://127.0.0.1:{prefect_port}",
+            "mlflow": f"http://127.0.0.1:{mlflow_port}",
+            "tmp": tmp_path,
+        }
     finally:
         procs.stop_all()
         for name in ("prefect-server", "mlflow-server"):
@@ -112,7 +118,9 @@ def test_load_when_three_trainings_and_ten_scorings_run_concurrently_then_all_co
         launched[f"train-c{c}"] = procs.start(f"train-c{c}", _train_args(c))
     for i, batch in enumerate(batches):
         out = tmp / "scored" / f"predictions-{i}.parquet"
-        launched[f"score-{i}"] = procs.start(f"score-{i}", [str(BIN / "veilflow"), "score", "--model", MODEL, "--input", str(batch), "--output", str(out)])
+        launched[f"score-{i}"] = procs.start(
+            f"score-{i}", [str(BIN / "veilflow"), "score", "--model", MODEL, "--input", str(batch), "--output", str(out)]
+        )
     deadline = time.monotonic() + 420
     for name, proc in launched.items():
         try:
@@ -134,7 +142,10 @@ def test_load_when_three_trainings_and_ten_scorings_run_concurrently_then_all_co
     assert len(by_flow.get("training", [])) == 1 + len(TRAIN_CS), {k: len(v) for k, v in by_flow.items()}
     assert len(by_flow.get("scoring", [])) == N_SCORING, {k: len(v) for k, v in by_flow.items()}
     for run in by_flow["training"]:
-        assert run["state_type"] == "COMPLETED" and run["state_name"] in {"Completed", "Rejected"}, (run["name"], run["state_name"])
+        assert run["state_type"] == "COMPLETED" and run["state_name"] in {"Completed", "Rejected"}, (
+            run["name"],
+            run["state_name"],
+        )
     for run in by_flow["scoring"]:
         assert run["state_type"] == "COMPLETED" and run["state_name"] == "Completed", (run["name"], run["state_name"])
 
@@ -163,6 +174,11 @@ def test_load_when_three_trainings_and_ten_scorings_run_concurrently_then_all_co
     promoted = {v.version for v in versions if v.tags.get("veilflow.decision") == "promoted"}
     assert {r.data.tags["veilflow.model_version"] for r in score_runs} <= promoted
 
-    summary = {v.version: (v.tags.get("veilflow.candidate"), metric[v.version], v.tags.get("veilflow.decision")) for v in sorted(versions, key=lambda v: int(v.version))}
-    print(f"seed training {seeded:.0f}s; 3 trainings + {N_SCORING} scorings concurrently {burst_s:.0f}s; "
-          f"versions {summary}; champion v{champion.version}")
+    summary = {
+        v.version: (v.tags.get("veilflow.candidate"), metric[v.version], v.tags.get("veilflow.decision"))
+        for v in sorted(versions, key=lambda v: int(v.version))
+    }
+    print(
+        f"seed training {seeded:.0f}s; 3 trainings + {N_SCORING} scorings concurrently {burst_s:.0f}s; "
+        f"versions {summary}; champion v{champion.version}"
+    )

@@ -112,8 +112,19 @@ def postgres_stack():
         try:
             _as_postgres(["initdb", "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"])
             _as_postgres(
-                ["pg_ctl", "-D", str(data), "-l", str(root / "pg.log"), "-w", "-t", "60",
-                 "-o", f"-p {pg_port} -c listen_addresses=127.0.0.1 -k {sock} -c fsync=off", "start"]
+                [
+                    "pg_ctl",
+                    "-D",
+                    str(data),
+                    "-l",
+                    str(root / "pg.log"),
+                    "-w",
+                    "-t",
+                    "60",
+                    "-o",
+                    f"-p {pg_port} -c listen_addresses=127.0.0.1 -k {sock} -c fsync=off",
+                    "start",
+                ]
             )
             started_pg = True
             import psycopg2
@@ -129,10 +140,25 @@ def postgres_stack():
             mlflow_log = root / "mlflow.log"
             procs.append(
                 subprocess.Popen(
-                    [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(mlflow_port), "--workers", "1",
-                     "--backend-store-uri", f"postgresql+psycopg2://{pg}/mlflow",
-                     "--artifacts-destination", (root / "mlflow-artifacts").as_uri()],
-                    env=env, cwd=root, stdout=mlflow_log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+                    [
+                        str(BIN / "mlflow"),
+                        "server",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(mlflow_port),
+                        "--workers",
+                        "1",
+                        "--backend-store-uri",
+                        f"postgresql+psycopg2://{pg}/mlflow",
+                        "--artifacts-destination",
+                        (root / "mlflow-artifacts").as_uri(),
+                    ],
+                    env=env,
+                    cwd=root,
+                    stdout=mlflow_log.open("w"),
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
                 )
             )
             prefect_log = root / "prefect.log"
@@ -145,7 +171,11 @@ def postgres_stack():
             procs.append(
                 subprocess.Popen(
                     [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(prefect_port)],
-                    env=prefect_env, cwd=root, stdout=prefect_log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+                    env=prefect_env,
+                    cwd=root,
+                    stdout=prefect_log.open("w"),
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
                 )
             )
             mlflow_url, prefect_url = f"http://127.0.0.1:{mlflow_port}", f"http://127.0.0.1:{prefect_port}/api"
@@ -165,8 +195,13 @@ def postgres_stack():
 
 def test_training_when_servers_on_postgres_then_run_version_alias_and_flow_runs_recorded(postgres_stack):
     stack = postgres_stack
-    env = {**stack["env"], "PREFECT_API_URL": stack["prefect"], "MLFLOW_TRACKING_URI": stack["mlflow"],
-           "PREFECT_HOME": str(stack["root"] / "client-prefect-home"), "VEILFLOW_STATE_DIR": str(stack["root"] / "state")}
+    env = {
+        **stack["env"],
+        "PREFECT_API_URL": stack["prefect"],
+        "MLFLOW_TRACKING_URI": stack["mlflow"],
+        "PREFECT_HOME": str(stack["root"] / "client-prefect-home"),
+        "VEILFLOW_STATE_DIR": str(stack["root"] / "state"),
+    }
     env.pop("VEILFLOW_ARTIFACT_ROOT", None)  # artifacts go through the server (mlflow-artifacts:/)
     env.setdefault("VEILFLOW_PII_KEY", "test-key-0123456789abcdef-not-a-secret")
     cmd = [str(BIN / "veilflow"), "train", "--config", str(PROJECT_ROOT / "deploy/configs/customers.yaml")]

@@ -31,9 +31,28 @@ SCREENSHOTS = PROJECT_ROOT / "test-artifacts" / "integration"
 # Small enough for ~30 s in the worker; same shape as deploy/prefect.yaml's nightly config.
 SMALL_CONFIG = {
     "seed": 42,
-    "dataset": {"name": "customers", "source": "generate", "n_rows": 600, "defect_rate": 0.01},
+    "dataset": {
+        "name": "customers",
+        "source": "generate",
+        "n_rows": 600,
+        "defect_rate": 0.01,
+        # The demo's columns and contracts (the config no longer defaults to them; see tests/configs/defaults.yaml).
+        "id_column": "customer_id",
+        "subject_column": "customer_id",
+        "label": "churned",
+        "numeric_features": ["tenure_months", "monthly_charges", "num_support_tickets"],
+        "categorical_features": ["contract_type", "payment_method", "plan", "age_band"],
+        "text_feature": "notes",
+        "sensitive_attribute": "gender",
+        "raw_suite": "expectations/customers.raw.json",
+        "anonymized_suite": "expectations/customers.anonymized.json",
+        "pii_policy": "expectations/policies/customers.pii.yaml",
+    },
     "explain": {"sample_rows": 80},
-    "training": {"primary_metric": "roc_auc", "candidates": [{"name": "logreg", "kind": "logistic_regression", "params": {"C": 1.0}}]},
+    "training": {
+        "primary_metric": "roc_auc",
+        "candidates": [{"name": "logreg", "kind": "logistic_regression", "params": {"C": 1.0}}],
+    },
     "gates": {"floors": {"roc_auc": 0.6}},
     "registry": {"model_name": MODEL, "experiment": MODEL},
 }
@@ -71,15 +90,35 @@ def stack(tmp_path):
     logs.mkdir()
     procs = Processes(logs, env)
     try:
-        prefect = procs.start("prefect-server", [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(prefect_port)])
+        prefect = procs.start(
+            "prefect-server", [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(prefect_port)]
+        )
         mlflow = procs.start(
             "mlflow-server",
-            [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(mlflow_port), "--workers", "1",
-             "--backend-store-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--artifacts-destination", str(tmp_path / "mlflow-artifacts")],
+            [
+                str(BIN / "mlflow"),
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(mlflow_port),
+                "--workers",
+                "1",
+                "--backend-store-uri",
+                f"sqlite:///{tmp_path / 'mlflow.db'}",
+                "--artifacts-destination",
+                str(tmp_path / "mlflow-artifacts"),
+            ],
         )
         _wait_http(f"http://127.0.0.1:{prefect_port}/api/health", 120, prefect, "prefect server")
         _wait_http(f"http://127.0.0.1:{mlflow_port}/health", 120, mlflow, "mlflow server")
-        yield {"procs": procs, "env": env, "prefect": f"http://127.0.0.1:{prefect_port}", "mlflow": f"http://127.0.0.1:{mlflow_port}", "tmp": tmp_path}
+        yield {
+            "procs": procs,
+            "env": env,
+            "prefect": f"http://127.0.0.1:{prefect_port}",
+            "mlflow": f"http://127.0.0.1:{mlflow_port}",
+            "tmp": tmp_path,
+        }
     finally:
         procs.stop_all()
         # Captured output is shown only when the test fails: the servers' last words explain it.
@@ -95,11 +134,15 @@ def test_deployment_when_triggered_on_real_servers_then_champion_registered_serv
     procs, prefect, mlflow_url = stack["procs"], stack["prefect"], stack["mlflow"]
     started = time.monotonic()
     procs.run([str(BIN / "prefect"), "work-pool", "create", "veilflow", "--type", "process"])
-    out = procs.run([str(BIN / "prefect"), "--no-prompt", "deploy", "--all", "--prefect-file", "deploy/prefect.yaml"], timeout=180)
+    out = procs.run(
+        [str(BIN / "prefect"), "--no-prompt", "deploy", "--all", "--prefect-file", "deploy/prefect.yaml"], timeout=180
+    )
     for name in ("training/nightly", "scoring/hourly", "monitoring/daily"):
         assert name in out, out[-2000:]
     worker = procs.start("worker", [str(BIN / "prefect"), "worker", "start", "--pool", "veilflow"], cwd=stack["tmp"])
-    out = procs.run([str(BIN / "prefect"), "deployment", "run", "training/nightly", "--params", json.dumps({"config": SMALL_CONFIG})])
+    out = procs.run(
+        [str(BIN / "prefect"), "deployment", "run", "training/nightly", "--params", json.dumps({"config": SMALL_CONFIG})]
+    )
     match = re.search(r"UUID:\s*([0-9a-f-]{36})", out)
     assert match, out
     run_id = match.group(1)
@@ -112,7 +155,9 @@ def test_deployment_when_triggered_on_real_servers_then_champion_registered_serv
         if state and state["type"] in {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}:
             break
         time.sleep(2)
-    assert state and state["type"] == "COMPLETED", f"flow run ended {state and state['type']}: {state and state.get('message')}\n{procs.tail('worker', 80)}"
+    assert state and state["type"] == "COMPLETED", (
+        f"flow run ended {state and state['type']}: {state and state.get('message')}\n{procs.tail('worker', 80)}"
+    )
     print(f"training/nightly completed {time.monotonic() - started:.0f}s after deploy started")
 
     # The registry, through the tracking server.
@@ -129,14 +174,35 @@ def test_deployment_when_triggered_on_real_servers_then_champion_registered_serv
     port = _free_port()
     server = procs.start(
         "model-server",
-        [str(BIN / "mlflow"), "models", "serve", "-m", f"models:/{MODEL}@champion", "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
+        [
+            str(BIN / "mlflow"),
+            "models",
+            "serve",
+            "-m",
+            f"models:/{MODEL}@champion",
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
     )
     _wait_http(f"http://127.0.0.1:{port}/ping", 90, server, "mlflow models serve")
     rows = [
         [12, 70.5, 3, "month-to-month", "electronic-check", "standard", "30-39", "customer is unhappy and wants to cancel"],
         [60, 35.0, 0, "two-year", "credit-card", "basic", "50-59", "thanks for the quick fix"],
     ]
-    columns = ["tenure_months", "monthly_charges", "num_support_tickets", "contract_type", "payment_method", "plan", "age_band", "notes"]
+    columns = [
+        "tenure_months",
+        "monthly_charges",
+        "num_support_tickets",
+        "contract_type",
+        "payment_method",
+        "plan",
+        "age_band",
+        "notes",
+    ]
     body = json.dumps({"dataframe_split": {"columns": columns, "data": rows}}).encode()
     req = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body, headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=30) as r:

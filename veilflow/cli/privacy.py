@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from prefect.states import State
 
 EXIT_LEAK = 6
 
@@ -40,8 +44,10 @@ def cmd_forget(args: argparse.Namespace) -> int:
     report = find_subject(client, pseudonym)
     mode = "applied" if args.apply else "report-only"
     record = write_erasure_record(forget_log_path(), report, f"{mode}: {args.note}" if args.note else mode)
-    print(f"subject pseudonym {pseudonym}: {len(report.affected)} of {report.runs_checked} training run(s) held it "
-          f"({report.runs_without_index} run(s) without a membership index)")
+    print(
+        f"subject pseudonym {pseudonym}: {len(report.affected)} of {report.runs_checked} training run(s) held it "
+        f"({report.runs_without_index} run(s) without a membership index)"
+    )
     for a in report.affected:
         versions = ", ".join(f"{a.model_name}/{v}" for v in a.versions) or "no registered version"
         print(f"  run {a.run_id} ({a.experiment})  data {str(a.fingerprint)[:12]}  {versions}")
@@ -55,13 +61,16 @@ def cmd_forget(args: argparse.Namespace) -> int:
     def retrain(config):
         from veilflow.flows.training import training
 
-        state = training(config, return_state=True)
+        # `training` is a sync flow: with return_state=True it returns its final State, not an Awaitable (its `Any` return type makes mypy pick the async overload).
+        state = cast("State[Any]", training(config, return_state=True))
         if state.is_failed():
             raise RuntimeError(f"retraining failed: {state.message}")
         result = state.result()
         return getattr(result, "data", result)
 
-    for line in apply_forget(client, report, suppression_list_path(), args.note or "", args.rollback_now, None if args.no_retrain else retrain):
+    for line in apply_forget(
+        client, report, suppression_list_path(), args.note or "", args.rollback_now, None if args.no_retrain else retrain
+    ):
         print(f"  {line}")
     return 0
 
@@ -74,8 +83,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
         print(json.dumps({**report.model_dump(mode="json"), "passed": report.passed, "total": report.total}, indent=2))
     else:
         print(report.summary())
-        print(f"  run {report.run_id}; Prefect flow run {report.flow_run_id or '-'} "
-              f"({'scanned' if report.prefect_checked else 'not reachable'}); {report.seconds:.2f} s")
+        print(
+            f"  run {report.run_id}; Prefect flow run {report.flow_run_id or '-'} "
+            f"({'scanned' if report.prefect_checked else 'not reachable'}); {report.seconds:.2f} s"
+        )
     return 0 if report.passed else EXIT_LEAK
 
 
@@ -90,8 +101,14 @@ def add_privacy_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--subject", required=True, help="the raw subject value, or '-' to read it from stdin")
     p.add_argument("--note", default="", help="one line for the log, e.g. a ticket id (e-mails and long numbers are refused)")
-    p.add_argument("--apply", action="store_true", help="tag affected versions, suppress the subject in every later load, retrain, move champion to a clean version that passes the gates")
-    p.add_argument("--rollback-now", action="store_true", help="with --apply: move champion to the newest unaffected version immediately")
+    p.add_argument(
+        "--apply",
+        action="store_true",
+        help="tag affected versions, suppress the subject in every later load, retrain, move champion to a clean version that passes the gates",
+    )
+    p.add_argument(
+        "--rollback-now", action="store_true", help="with --apply: move champion to the newest unaffected version immediately"
+    )
     p.add_argument("--no-retrain", action="store_true", help="with --apply: do not start the retraining run")
     p.add_argument("--key-env", default=None, help="environment variable with the PII key (default VEILFLOW_PII_KEY)")
     p.add_argument("--key-block", default=None, help="Prefect Secret block with the PII key")

@@ -73,6 +73,31 @@ class DatasetConfig(_Frozen):
         return [*cols, self.text_feature] if self.text_feature else cols
 
 
+class AuditConfig(_Frozen):
+    """The membership-inference audit of every trained candidate (`privacy.mia`); see `veilflow.tasks.ops.model_audit`.
+
+    Members are training rows, non-members held-out test rows (equal numbers, at most `max_rows` each); the
+    reference models are fitted like the candidate on subsets of rows disjoint from both. Seeded by the pipeline seed.
+    """
+
+    enabled: bool = Field(default=True, description="audit every candidate; false: no audit and no membership_inference gate")
+    reference_models: int = Field(
+        default=2, ge=2, le=64, description="reference models K of the offline LiRA attack (each is one more fit per candidate)"
+    )
+    max_rows: int = Field(default=1000, gt=0, description="attacked members and non-members, each at most this many")
+    reference_fraction: float = Field(
+        default=0.5, gt=0.0, le=1.0, description="share of the reference pool each reference model is fitted on"
+    )
+    max_pool_rows: int = Field(
+        default=10_000,
+        gt=0,
+        description="reference pool sampled down to this many rows: bounds the K reference fits on large data (reference "
+        "models then see fewer rows than the candidate, a cheaper and somewhat weaker attack)",
+    )
+    n_boot: int = Field(default=200, ge=0, description="bootstrap resamples for the attack figures' intervals (0: none)")
+    confidence: float = Field(default=0.95, gt=0.0, lt=1.0, description="coverage of those intervals")
+
+
 class PrivacyConfig(_Frozen):
     """How PII is found and transformed; the policy file itself lives in `expectations/policies/`."""
 
@@ -80,6 +105,12 @@ class PrivacyConfig(_Frozen):
     key_env: str = Field(default="VEILFLOW_PII_KEY", description="environment variable holding the pseudonymization key")
     key_block: str | None = Field(default=None, description="Prefect Secret block name holding the key (overrides key_env)")
     batch_size: int = Field(default=256, gt=0)
+    mia: AuditConfig = AuditConfig()
+    require_dp: bool = Field(
+        default=False,
+        description="only a differentially private candidate (torch_mlp_dp, dp_logistic_regression) may be promoted: "
+        "the best is picked among DP candidates, and a non-DP best fails the dp.required gate",
+    )
 
 
 class SplitConfig(_Frozen):
@@ -87,13 +118,39 @@ class SplitConfig(_Frozen):
     val_size: float = Field(default=0.1, ge=0.0, lt=0.9)
 
 
+# Candidate kinds trained with DP-SGD (veilflow.tasks.modeling.dp_models) and the accountants they take.
+DP_KINDS = ("torch_mlp_dp", "dp_logistic_regression")
+DP_ACCOUNTANTS = ("prv", "rdp", "gdp")
+
+
 class CandidateConfig(_Frozen):
     """One model to train; `params` go to the estimator."""
 
     name: str
-    kind: Literal["logistic_regression", "hist_gradient_boosting", "torch_mlp"]
+    kind: Literal["logistic_regression", "hist_gradient_boosting", "torch_mlp", "torch_mlp_dp", "dp_logistic_regression"]
     params: dict[str, Any] = {}
     search: dict[str, list[Any]] | None = Field(default=None, description="grid of params to search over")
+
+    @property
+    def is_dp(self) -> bool:
+        return self.kind in DP_KINDS
+
+    @model_validator(mode="after")
+    def _dp_params(self) -> CandidateConfig:
+        """The DP settings a run cannot start without, checked before any data is read."""
+        if not self.is_dp:
+            return self
+        grid = self.search or {}
+        for value in [self.params.get("accountant", DP_ACCOUNTANTS[1]), *grid.get("accountant", [])]:
+            if value not in DP_ACCOUNTANTS:
+                raise ValueError(f"candidate '{self.name}': accountant must be one of {', '.join(DP_ACCOUNTANTS)}, got '{value}'")
+        for value in [self.params.get("target_epsilon", 8.0), *grid.get("target_epsilon", [])]:
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < float(value) < float("inf"):
+                raise ValueError(f"candidate '{self.name}': target_epsilon must be a finite number > 0, got {value!r}")
+        for value in [self.params.get("secure_mode", False), *grid.get("secure_mode", [])]:
+            if not isinstance(value, bool):
+                raise ValueError(f"candidate '{self.name}': secure_mode must be true or false, got {value!r}")
+        return self
 
 
 class TrainingConfig(_Frozen):
@@ -130,6 +187,19 @@ class GateConfig(_Frozen):
     max_robustness_drop: float | None = 0.1
     max_calibration_error: float | None = 0.15
     smoke_latency_ms: float = 5000.0
+    # The membership_inference gates read the strongest attack of the audit (privacy.mia), each figure a point
+    # estimate. AUC 0.60: chance is 0.50 and its null spread is ~0.017 at 600 vs 600 rows (~0.037 at 120 vs 120),
+    # so 0.60 is several spreads clear of noise; the demo's regularised logistic regression and MLP measure
+    # 0.48-0.58, the DP candidates 0.48-0.51 and a memorising model 0.67-0.82 (README, "Privacy of the model").
+    # TPR at 1% FPR 0.05: 5x what a blind guess flags there; an attacker who names 1 in 20 members while wrongly
+    # naming 1 in 100 others is a leak worth blocking (judged from 500 non-members on, see gates.py).
+    max_mia_auc: float | None = Field(default=0.60, ge=0.5, le=1.0, description="ceiling on the membership-inference AUC")
+    max_mia_tpr_at_1pct_fpr: float | None = Field(
+        default=0.05, ge=0.0, le=1.0, description="ceiling on the membership-inference TPR at 1% FPR"
+    )
+    # ε of a DP model, at its δ. 8 is the estimators' default budget and the usual upper end reported for DP-SGD;
+    # the worst-case bound it gives (TPR <= e^ε·FPR + δ) is loose there, so the empirical audit above still gates.
+    max_epsilon: float | None = Field(default=8.0, gt=0.0, description="ceiling on a DP model's ε (dp.max_epsilon gate)")
 
 
 # `register` shadows only pydantic's class-level ABC helper, never used on a config instance.
@@ -151,7 +221,9 @@ class ExecutionConfig(_Frozen):
     """
 
     runner: Literal["thread", "dask", "ray"] = Field(default="thread", description="Prefect task runner for the partitions")
-    address: str | None = Field(default=None, description="existing Dask scheduler / Ray cluster address; None starts a local one")
+    address: str | None = Field(
+        default=None, description="existing Dask scheduler / Ray cluster address; None starts a local one"
+    )
     workers: int = Field(default=2, gt=0, le=256, description="threads, or local Dask workers / Ray CPUs")
     partition_rows: int | None = Field(default=None, gt=0, description="rows per partition; None: no partitioning")
 
@@ -185,8 +257,6 @@ class PipelineConfig(_Frozen):
         """Stable hash of the whole config (used in tags and cache keys)."""
         payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
-
-
 
 
 def _one_line(err: ValidationError, source: str) -> str:

@@ -61,10 +61,16 @@ def _scan_mlflow(scanner: LeakScanner, client: MlflowClient, run_id: str, tmp: P
 
     models = client.search_logged_models([run.info.experiment_id], filter_string=f"source_run_id = '{run_id}'")
     for j, model in enumerate(models):
-        scanner.scan("model", scanner.label("model", model.name), f"{model.name}\n{json.dumps(model.tags or {})}\n{json.dumps(model.params or {})}")
+        scanner.scan(
+            "model",
+            scanner.label("model", model.name),
+            f"{model.name}\n{json.dumps(model.tags or {})}\n{json.dumps(model.params or {})}",
+        )
         dst = tmp / f"model{j}"
         dst.mkdir()
-        mlflow.artifacts.download_artifacts(artifact_uri=model.artifact_location, dst_path=str(dst), tracking_uri=tracking_uri_of(client))
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=model.artifact_location, dst_path=str(dst), tracking_uri=tracking_uri_of(client)
+        )
         _scan_tree(scanner, dst, f"model[{model.name}]")
     # Registered versions made from this run: tags and description (the model card).
     for mv in client.search_model_versions(f"run_id = '{run_id}'"):
@@ -98,11 +104,18 @@ def _scan_prefect(scanner: LeakScanner, flow_run_id: str) -> bool:
             log.info("leak scan: Prefect flow run not readable (%s)", type(exc).__name__)
             return False
         scanner.scan("prefect_flow_run", "prefect:flow_run.parameters", json.dumps(fr.parameters, default=str))
-        scanner.scan("prefect_flow_run", "prefect:flow_run", "\n".join([fr.name or "", *(fr.tags or []), fr.state.message if fr.state and fr.state.message else ""]))
+        scanner.scan(
+            "prefect_flow_run",
+            "prefect:flow_run",
+            "\n".join([fr.name or "", *(fr.tags or []), fr.state.message if fr.state and fr.state.message else ""]),
+        )
         offset, page = 0, 200
         while True:
             logs = pc.read_logs(
-                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[fid])), limit=page, offset=offset, sort=LogSort.TIMESTAMP_ASC
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[fid])),
+                limit=page,
+                offset=offset,
+                sort=LogSort.TIMESTAMP_ASC,
             )
             for entry in logs:
                 scanner.scan("prefect_log", "prefect:logs", f"{entry.name}\n{entry.message}")
@@ -110,10 +123,16 @@ def _scan_prefect(scanner: LeakScanner, flow_run_id: str) -> bool:
                 break
             offset += page
         for tr in pc.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[fid]))):
-            scanner.scan("prefect_task_run", "prefect:task_runs", "\n".join([tr.name or "", tr.state.message if tr.state and tr.state.message else ""]))
+            scanner.scan(
+                "prefect_task_run",
+                "prefect:task_runs",
+                "\n".join([tr.name or "", tr.state.message if tr.state and tr.state.message else ""]),
+            )
         for art in pc.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[fid]))):
             body = art.data if isinstance(art.data, str) else json.dumps(art.data, default=str)
-            scanner.scan("prefect_artifact", f"prefect:artifact[{art.key or art.type}]", f"{art.key}\n{art.description or ''}\n{body}")
+            scanner.scan(
+                "prefect_artifact", f"prefect:artifact[{art.key or art.type}]", f"{art.key}\n{art.description or ''}\n{body}"
+            )
     return True
 
 
@@ -127,7 +146,9 @@ def flush_prefect_logs() -> None:
         log.info("leak scan: Prefect log flush skipped (%s)", type(exc).__name__)
 
 
-def scan_run(client: MlflowClient, run_id: str, index: LeakIndex, flow_run_id: str | None = None, prefect: bool = True) -> LeakScanReport:
+def scan_run(
+    client: MlflowClient, run_id: str, index: LeakIndex, flow_run_id: str | None = None, prefect: bool = True
+) -> LeakScanReport:
     """Scan everything MLflow (and, when reachable, Prefect) holds for `run_id` for the indexed raw values.
 
     Args:
@@ -147,7 +168,7 @@ def scan_run(client: MlflowClient, run_id: str, index: LeakIndex, flow_run_id: s
     with tempfile.TemporaryDirectory(prefix="veilflow-leakscan-") as tmp:
         _scan_mlflow(scanner, client, run_id, Path(tmp))
     flow_run_id = flow_run_id or client.get_run(run_id).data.tags.get("veilflow.prefect_flow_run_id") or None
-    checked = bool(prefect and flow_run_id) and _scan_prefect(scanner, flow_run_id)  # type: ignore[arg-type]
+    checked = _scan_prefect(scanner, flow_run_id) if prefect and flow_run_id else False
     hits = [LeakHit(where=w, source=s, kind=k, count=n) for (w, s, k), n in sorted(scanner.hits.items())]
     return LeakScanReport(
         run_id=run_id,

@@ -96,7 +96,7 @@ def _engine_class() -> type:
 
         def trim_pipeline(self) -> list[str]:
             """Switch off components Presidio does not read; returns their names."""
-            nlp = self.nlp[LANGUAGE]
+            nlp = self.nlp[LANGUAGE]  # type: ignore[index]  # Presidio's SpacyNlpEngine sets `self.nlp = None` in __init__ (load() fills a dict), so mypy types it as None
             off = [n for n in nlp.pipe_names if n in _UNUSED_COMPONENTS]
             for name in off:
                 nlp.disable_pipe(name)
@@ -166,6 +166,9 @@ def build_analyzer(
     from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
     engine_cls = _engine_class()
+    # An instance of `engine_cls` (provider.create_engine() builds one too): the class is created at run time,
+    # after Presidio is imported, so it has no static type to name here.
+    engine: Any
     pattern_only = nlp_model.strip().lower() in {"none", "", PATTERN_ONLY} or not _model_installed(nlp_model)
     if pattern_only:
         engine = engine_cls(
@@ -213,13 +216,17 @@ def build_analyzer(
     analyzer = AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=[LANGUAGE])
 
     if pattern_only:
-        ner = sorted(set(PRESIDIO_NER_CONFIGURATION["model_to_presidio_entity_mapping"].values())
-                     - set(PRESIDIO_NER_CONFIGURATION["labels_to_ignore"]))
+        ner = sorted(
+            set(PRESIDIO_NER_CONFIGURATION["model_to_presidio_entity_mapping"].values())
+            - set(PRESIDIO_NER_CONFIGURATION["labels_to_ignore"])
+        )
         supported = set(analyzer.get_supported_entities(LANGUAGE))
         lost = [e for e in ner if e not in supported]
         weak = [e for e in ner if e in supported]
-        why = "requested (nlp_model='none')" if nlp_model.strip().lower() in {"none", "", PATTERN_ONLY} else (
-            f"spaCy model '{nlp_model}' is not installed"
+        why = (
+            "requested (nlp_model='none')"
+            if nlp_model.strip().lower() in {"none", "", PATTERN_ONLY}
+            else (f"spaCy model '{nlp_model}' is not installed")
         )
         message = (
             f"PII analyzer is PATTERN-ONLY ({why}): free text will NOT be searched for "
@@ -229,5 +236,5 @@ def build_analyzer(
         )
         warnings.warn(message, UserWarning, stacklevel=2)
         log.warning(message)
-    log.info("PII analyzer ready: engine=%s, %d recognizers", engine.label, len(registry.recognizers))
+    log.info("PII analyzer ready: engine=%s, %d recognizers", engine.label, len(list(registry.recognizers)))
     return analyzer

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 
-class ProbabilityModel(mlflow.pyfunc.PythonModel):
+class ProbabilityModel(PythonModel):
     """MLflow pyfunc wrapper whose `predict` returns (n, 2) class probabilities of a fitted pipeline.
 
     Same contract as `mlflow.sklearn.log_model(..., pyfunc_predict_fn="predict_proba")`; used for the

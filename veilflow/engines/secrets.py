@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import TYPE_CHECKING, Any, cast
 
 from veilflow.core.errors import ConfigError, MissingKeyError
+
+if TYPE_CHECKING:
+    from prefect.blocks.system import Secret
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +52,8 @@ def resolve_key(env_var: str, block_name: str | None = None) -> bytes | None:
         try:
             from prefect.blocks.system import Secret
 
-            value = Secret.load(block_name).get()
+            # Called from sync code (flows, CLI): Prefect's async_dispatch returns the block itself, not a coroutine.
+            value = cast("Secret[Any]", Secret.load(block_name)).get()
         except Exception as exc:  # a missing block raises ValueError; an unreachable API, httpx errors
             raise MissingKeyError(f"{source} could not be loaded ({type(exc).__name__})") from None
         if value is None or (isinstance(value, (str, bytes)) and not value.strip()):

@@ -7,12 +7,16 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # The parent (veilflow.tasks.modeling.gates.run_smoke_test) finds our result line by this key.
 MARKER = "veilflow_smoke"
 
 
-def read_example(path: Path):  # -> pd.DataFrame (pandas imported lazily: importing this module does nothing)
+def read_example(path: Path) -> pd.DataFrame:  # pandas is imported lazily: importing this module does nothing
     """Read an input example: Parquet, CSV, or JSON (MLflow's split / dataframe_split / records layouts)."""
     import pandas as pd
 

@@ -6,6 +6,7 @@ which a task running in a worker thread would not see.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -31,6 +32,9 @@ _MODEL_LOGGING = threading.RLock()
 
 MAX_PARAM_LEN = 6000
 FAILURE_TAG = "veilflow.failure_reason"
+EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
+# MLflow's run description: the run list shows it, so a failed run's reason is visible without opening it.
+DESCRIPTION_TAG = "mlflow.note.content"
 _TRANSIENT_MARKERS = ("connection", "timed out", "temporarily", "503", "502", "504", "database is locked")
 
 
@@ -64,7 +68,8 @@ def ensure_experiment(client: MlflowClient, name: str, artifact_root: str | None
         return exp.experiment_id
     location = f"{artifact_root.rstrip('/')}/{name}" if artifact_root else None
     try:
-        return client.create_experiment(name, artifact_location=location)
+        # The experiment kind makes MLflow 3's UI open on the training runs, not on the (empty) GenAI overview.
+        return client.create_experiment(name, artifact_location=location, tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
     except MlflowException:
         # Another run created it between our look-up and create.
         exp = client.get_experiment_by_name(name)
@@ -81,7 +86,9 @@ def start_run(client: MlflowClient, experiment_id: str, run_name: str, tags: Map
 def end_run(client: MlflowClient, run_id: str, status: str = "FINISHED", reason: str | None = None) -> None:
     """Mark the run terminated; a failure reason (one line, no data values) is kept as a tag."""
     if reason:
-        client.set_tag(run_id, FAILURE_TAG, reason.splitlines()[0][:5000] if reason else "")
+        line = reason.splitlines()[0][:5000]
+        client.set_tag(run_id, FAILURE_TAG, line)
+        client.set_tag(run_id, DESCRIPTION_TAG, f"{status.lower()}: {line}")
     with_retries(lambda: client.set_terminated(run_id, status))
 
 
@@ -102,7 +109,7 @@ def log_params(client: MlflowClient, run_id: str, params: Mapping[str, Any]) -> 
     items = [Param(k, v) for k, v in flatten(params).items()]
     for i in range(0, len(items), 100):
         chunk = items[i : i + 100]
-        with_retries(lambda: client.log_batch(run_id, params=chunk))
+        with_retries(functools.partial(client.log_batch, run_id, params=chunk))
 
 
 def log_metrics(client: MlflowClient, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
@@ -110,7 +117,7 @@ def log_metrics(client: MlflowClient, run_id: str, metrics: Mapping[str, float],
     items = [Metric(k, float(v), now, step) for k, v in metrics.items() if v is not None]
     for i in range(0, len(items), 500):
         chunk = items[i : i + 500]
-        with_retries(lambda: client.log_batch(run_id, metrics=chunk))
+        with_retries(functools.partial(client.log_batch, run_id, metrics=chunk))
 
 
 def set_tags(client: MlflowClient, run_id: str, tags: Mapping[str, Any]) -> None:
@@ -135,13 +142,13 @@ def log_dataset(
     client: MlflowClient, run_id: str, frame: pd.DataFrame, name: str, source: str, fingerprint: str, context: str
 ) -> None:
     """Record an (anonymized) frame as a run input: its schema, row count and content digest — not its rows."""
-    import mlflow.data
     from mlflow.data.code_dataset_source import CodeDatasetSource
+    from mlflow.data.pandas_dataset import from_pandas
     from mlflow.entities import DatasetInput, InputTag
 
     # A generated or sklearn-bundled frame has no URI MLflow can resolve; describe its origin instead.
     origin = source if "://" in source or source.startswith("/") else CodeDatasetSource(tags={"veilflow.source": source})
-    dataset = mlflow.data.from_pandas(frame, source=origin, name=name)
+    dataset = from_pandas(frame, source=origin, name=name)
     entity = dataset._to_mlflow_entity()
     tags = [InputTag("mlflow.data.context", context), InputTag("veilflow.fingerprint", fingerprint)]
     with_retries(lambda: client.log_inputs(run_id, datasets=[DatasetInput(entity, tags)]))
@@ -153,7 +160,8 @@ def _pip_requirements(kind: str) -> list[str]:
 
     reqs = [f"scikit-learn=={sklearn.__version__}", f"numpy=={numpy.__version__}", f"pandas=={pd.__version__}"]
     reqs.append("cloudpickle")
-    if kind == "torch_mlp":
+    # The PyTorch candidates, DP-SGD ones included (their pipelines hold torch weights; Opacus is needed only to train).
+    if kind in ("torch_mlp", "torch_mlp_dp", "dp_logistic_regression"):
         import torch
 
         reqs.append(f"torch=={torch.__version__.split('+')[0]}")
@@ -186,9 +194,7 @@ def _log_model_locked(
     import mlflow.sklearn
     from mlflow.entities import LoggedModelOutput
 
-    logged = with_retries(
-        lambda: mlflow.initialize_logged_model(name=name, source_run_id=run_id, experiment_id=experiment_id)
-    )
+    logged = with_retries(lambda: mlflow.initialize_logged_model(name=name, source_run_id=run_id, experiment_id=experiment_id))
     reqs = _pip_requirements(kind)
     if kind == "torch_mlp":
         from veilflow.engines.pyfunc import ProbabilityModel
@@ -233,7 +239,7 @@ def register_version(
 
 def set_version_tags(client: MlflowClient, model_name: str, version: str, tags: Mapping[str, Any]) -> None:
     for key, value in tags.items():
-        with_retries(lambda k=key, v=value: client.set_model_version_tag(model_name, version, k, str(v)[:5000]))
+        with_retries(functools.partial(client.set_model_version_tag, model_name, version, key, str(value)[:5000]))
 
 
 def get_alias_version(client: MlflowClient, model_name: str, alias: str) -> str | None:

@@ -6,12 +6,18 @@ from presidio_analyzer import EntityRecognizer
 
 from veilflow.tasks.privacy.luhn import luhn_valid
 from veilflow.tasks.privacy.recognizers.card import LuhnCardRecognizer, is_card_number
-from veilflow.tasks.privacy.recognizers.common import ADDRESS_ENTITY, CUSTOM_ENTITIES
+from veilflow.tasks.privacy.recognizers.common import ADDRESS_ENTITY, CUSTOM_ENTITIES, USERNAME_ENTITY
 from veilflow.tasks.privacy.recognizers.date_time import DateTimeRecognizer
+from veilflow.tasks.privacy.recognizers.email_obfuscated import ObfuscatedEmailRecognizer
+from veilflow.tasks.privacy.recognizers.evidence import drop_category_cells, is_short_title_phrase, require_evidence
+from veilflow.tasks.privacy.recognizers.initials import InitialsNameRecognizer
+from veilflow.tasks.privacy.recognizers.name_gazetteer import GazetteerNameRecognizer
+from veilflow.tasks.privacy.recognizers.name_list import SurnameFirstNameRecognizer
 from veilflow.tasks.privacy.recognizers.nrp import build_nrp_recognizer
 from veilflow.tasks.privacy.recognizers.person_name import PersonNameRecognizer
 from veilflow.tasks.privacy.recognizers.phone import InternationalPhoneRecognizer
 from veilflow.tasks.privacy.recognizers.place import PlaceRecognizer
+from veilflow.tasks.privacy.recognizers.postal_address import PostcodeAddressRecognizer
 from veilflow.tasks.privacy.recognizers.postprocess import (
     filter_false_positives,
     merge_adjacent_spans,
@@ -19,32 +25,43 @@ from veilflow.tasks.privacy.recognizers.postprocess import (
     propagate_person_names,
 )
 from veilflow.tasks.privacy.recognizers.street_address import StreetAddressRecognizer
+from veilflow.tasks.privacy.recognizers.username import UsernameRecognizer
 
 __all__ = [
     "ADDRESS_ENTITY",
     "CUSTOM_ENTITIES",
     "RECOGNIZERS_TO_REMOVE",
+    "USERNAME_ENTITY",
     "DateTimeRecognizer",
+    "GazetteerNameRecognizer",
+    "InitialsNameRecognizer",
     "InternationalPhoneRecognizer",
     "LuhnCardRecognizer",
+    "ObfuscatedEmailRecognizer",
     "PersonNameRecognizer",
     "PlaceRecognizer",
+    "PostcodeAddressRecognizer",
     "StreetAddressRecognizer",
+    "SurnameFirstNameRecognizer",
+    "UsernameRecognizer",
     "build_custom_recognizers",
     "build_nrp_recognizer",
+    "drop_category_cells",
     "filter_false_positives",
     "is_card_number",
+    "is_short_title_phrase",
     "luhn_valid",
     "merge_adjacent_spans",
     "postprocess_results",
     "propagate_person_names",
+    "require_evidence",
 ]
 
 # Default Presidio recognizers (registry names) that misfire for a US locale or that the
 # recognizers below replace: the UK NHS checksum fires on bare 10-digit US phone numbers;
-# the default card pattern misses 19-digit cards; the default phone recognizer scans the
-# whole text once per region (the slowest recognizer) and misses numbers without a region
-# match. Drop them with ``analyzer.registry.remove_recognizer(name)``.
+# the default card pattern misses 19-digit cards; the default phone recognizer is composed
+# inside ``InternationalPhoneRecognizer`` (everything it finds is kept, on texts with digits
+# only). Drop them with ``analyzer.registry.remove_recognizer(name)``.
 RECOGNIZERS_TO_REMOVE: tuple[str, ...] = ("NhsRecognizer", "CreditCardRecognizer", "PhoneRecognizer")
 
 
@@ -56,8 +73,9 @@ def build_custom_recognizers(locale: str = "US") -> list[EntityRecognizer]:
             for phone numbers written without a country code.
 
     Returns:
-        New recognizer instances (cards, phones, street addresses, places, person names,
-        timestamps), to be
+        New recognizer instances (cards, phones, obfuscated e-mails, user names, street and
+        postcode addresses, places, person names in running text, surname-first lists and
+        lower-case / non-Western names, timestamps, nationalities), to be
         added with ``analyzer.registry.add_recognizer`` after removing
         ``RECOGNIZERS_TO_REMOVE``.
 
@@ -69,9 +87,15 @@ def build_custom_recognizers(locale: str = "US") -> list[EntityRecognizer]:
     return [
         LuhnCardRecognizer(),
         InternationalPhoneRecognizer(locale=locale),
+        ObfuscatedEmailRecognizer(),
+        UsernameRecognizer(),
         StreetAddressRecognizer(),
+        PostcodeAddressRecognizer(),
         PlaceRecognizer(),
         PersonNameRecognizer(),
+        SurnameFirstNameRecognizer(),
+        InitialsNameRecognizer(),
+        GazetteerNameRecognizer(),
         DateTimeRecognizer(),
         build_nrp_recognizer(),
     ]

@@ -23,7 +23,7 @@ _NRP_CASED = frozenset(["polish", "pole", "english", "scot", "dane", "swede", "f
 def _plurals(word: str) -> set[str]:
     if word.endswith(("ese", "ss", "ish", "sh")):
         return set()
-    return {word + ("s" if not word.endswith("ch") else "s")}
+    return {word + "s"}
 
 
 @functools.lru_cache(maxsize=1)
@@ -33,8 +33,11 @@ def _nrp_regex() -> str:
     any_case = sorted({f.replace("-", " ") for w, fs in forms.items() if w not in _NRP_CASED for f in fs}, key=len, reverse=True)
     capitalized = sorted({f.capitalize() for w, fs in forms.items() if w in _NRP_CASED for f in fs}, key=len, reverse=True)
     return (
-        r"(?<![\w-])(?:(?i:" + "|".join(regex.escape(w) for w in any_case) + r")|"
-        + "|".join(regex.escape(w) for w in capitalized) + r")(?![\w-])"
+        r"(?<![\w-])(?:(?i:"
+        + "|".join(regex.escape(w) for w in any_case)
+        + r")|"
+        + "|".join(regex.escape(w) for w in capitalized)
+        + r")(?![\w-])"
     )
 
 

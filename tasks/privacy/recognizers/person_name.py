@@ -18,7 +18,10 @@ from veilflow.tasks.privacy.recognizers.common import (
     _NAME_WORD,
     _result,
     ambiguous_first_names,
+    common_words,
     first_names,
+    places,
+    romanized_name_shape,
     surnames,
 )
 
@@ -28,15 +31,72 @@ _SURNAME_SHAPE = regex.compile(
     r"^\p{Lu}\p{Ll}{2,}(?:sson|son|sen|dóttir|dottir|ov|ova|ev|eva|ovich|ovna|evich|evna|enko|"
     r"ski|ska|cki|cka|wicz|vić|vic|ić|escu|poulos|opoulou|akis|idis|ides|yan|nen|berg|ström|"
     r"qvist|kvist|gaard|gård|mann|stein|baum|feld|ez|oglu|oğlu|shvili|dze|czyk|czak|chuk|uk|"
-    r"ová|ský|ská|ovský|ovská)$"
+    r"ová|ský|ská|ovský|ovská)$|^(?:O['’]|Mc|Mac|Fitz)\p{Lu}\p{Ll}{2,}$"
 )
 # Capitalized English words and place names with a surname-like ending.
 _SURNAME_SHAPE_STOP = frozenset(
-    ["Person", "Persons", "Reason", "Season", "Lesson", "Poison", "Prison", "Comparison", "Unison", "Venison", "Treason", "Liaison", "Crimson", "Bison", "Arson", "Garrison", "Chosen", "Essen", "Kiev", "Alaska", "Nebraska", "Moldova", "Heidelberg", "Nuremberg", "Liechtenstein", "Frankenstein", "Iceberg", "Casanova", "Facebook", "Outlook", "Madison", "Jefferson", "Edison", "Anderson", "Dickson", "Mission", "Session", "Lessons", "Reasons", "Seasons", "Golden", "Wooden", "Sudden", "Hidden", "Listen", "Often", "Women", "Children", "Garden", "Dozen", "Citizen", "Kitchen", "Chicken", "Written", "Broken", "Chosen", "Given", "Frozen"]
+    [
+        "Person",
+        "Persons",
+        "Reason",
+        "Season",
+        "Lesson",
+        "Poison",
+        "Prison",
+        "Comparison",
+        "Unison",
+        "Venison",
+        "Treason",
+        "Liaison",
+        "Crimson",
+        "Bison",
+        "Arson",
+        "Garrison",
+        "Chosen",
+        "Essen",
+        "Kiev",
+        "Alaska",
+        "Nebraska",
+        "Moldova",
+        "Heidelberg",
+        "Nuremberg",
+        "Liechtenstein",
+        "Frankenstein",
+        "Iceberg",
+        "Casanova",
+        "Facebook",
+        "Outlook",
+        "Madison",
+        "Jefferson",
+        "Edison",
+        "Anderson",
+        "Dickson",
+        "Mission",
+        "Session",
+        "Lessons",
+        "Reasons",
+        "Seasons",
+        "Golden",
+        "Wooden",
+        "Sudden",
+        "Hidden",
+        "Listen",
+        "Often",
+        "Women",
+        "Children",
+        "Garden",
+        "Dozen",
+        "Citizen",
+        "Kitchen",
+        "Chicken",
+        "Written",
+        "Broken",
+        "Chosen",
+        "Given",
+        "Frozen",
+    ]
 )
-_TITLED_NAME = regex.compile(
-    rf"(?<![\p{{L}}\d][ ])\b{_TITLE}\.?[ ]+(?P<name>{_NAME_WORD}(?:[ ]{_NAME_WORD}){{0,3}})"
-)
+_TITLED_NAME = regex.compile(rf"(?<![\p{{L}}\d][ ])\b{_TITLE}\.?[ ]+(?P<name>{_NAME_WORD}(?:[ ]{_NAME_WORD}){{0,3}})")
 _CUE_NAME = regex.compile(
     rf"(?i:\b(?:my name is|name is|name's|name:|named|called|call me|signed|sincerely,|regards,|dear|"
     rf"directed by:?|written by:?|contact person:?|last name\??|first name\??|surname\??|full name:?|"
@@ -87,9 +147,7 @@ class PersonNameRecognizer(LocalRecognizer):
     def load(self) -> None:
         pass
 
-    def analyze(
-        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
-    ) -> list[RecognizerResult]:
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
         results: list[RecognizerResult] = []
         for m in _TITLED_NAME.finditer(text):
             s, e = _trim_name(text, m.start("name"), m.end("name"))
@@ -107,7 +165,7 @@ class PersonNameRecognizer(LocalRecognizer):
         if text == text.lower():
             for m in _LOWER_CUE_NAME.finditer(text):
                 words = m.group("name").split()
-                keep = [w for w in itertools.takewhile(lambda w: w not in _COMMON_WORDS and w not in _SPACY_STOP, words)]
+                keep = list(itertools.takewhile(lambda w: w not in _COMMON_WORDS and w not in _SPACY_STOP, words))
                 if keep:
                     end = m.start("name") + len(" ".join(keep))
                     results.append(_result("PERSON", m.start("name"), end, 0.6, self))
@@ -129,10 +187,25 @@ class PersonNameRecognizer(LocalRecognizer):
                 and len(run) < 5
                 and text[tokens[j - 1].end() : tokens[j].start()] in (" ", "  ")
                 and not _POSSESSIVE.search(tokens[j - 1].group())
+                # "... Václav. Selvi Aslan": a word with a full stop (not an initial or title) ends a sentence
+                and not (
+                    tokens[j - 1].group().endswith(".")
+                    and len(tokens[j - 1].group()) > 2
+                    and tokens[j - 1].group()[:-1] not in _NAME_STOP
+                    and tokens[j - 1].group() not in _NAME_SUFFIXES
+                )
             ):
                 run.append(j)
                 j += 1
             kinds = [_token_kind(text, tokens[k], lowercase_text, pos_by_start) for k in run]
+            # "Per Esther Nnamani's note": a function word that starts the sentence is not a given name.
+            if (
+                not lowercase_text
+                and kinds
+                and tokens[run[0]].group().lower() in _LEAD_WORDS
+                and _SENTENCE_START.search(text[: tokens[run[0]].start()])
+            ):
+                kinds[0] = "stop"
             # A single capital ("A", "I", "A.") between two name words is a middle initial,
             # even though on its own it is a stop word ("Juliusz A Kwiatkowski").
             for n in range(1, len(kinds) - 1):
@@ -149,10 +222,10 @@ class PersonNameRecognizer(LocalRecognizer):
             # Cut the run at the first token that cannot be part of a name.
             cut = next((n for n, kind in enumerate(kinds) if kind == "stop"), len(kinds))
             kinds = kinds[:cut]
-            if not kinds:
+            if not kinds or kinds[0] == "particle":
                 i += 1
                 continue
-            while kinds and kinds[-1] == "initial":
+            while kinds and kinds[-1] in ("initial", "particle"):
                 kinds.pop()
             if not kinds:
                 i += 1
@@ -162,7 +235,9 @@ class PersonNameRecognizer(LocalRecognizer):
                 kinds[n] == "initial" and kinds[n - 1] != "initial" and kinds[n + 1] != "initial"
                 for n in range(1, len(kinds) - 1)
             )
-            anchors = [n for n, kind in enumerate(kinds) if kind in ("first", "surname", "shape")]
+            anchors = [
+                n for n, kind in enumerate(kinds) if kind in ("first", "surname", "shape") or (kind == "cjk" and len(kinds) > 1)
+            ]
             if not anchors and not (middle_initial and not lowercase_text):
                 i += 1
                 continue
@@ -187,7 +262,11 @@ class PersonNameRecognizer(LocalRecognizer):
             if last == 1:
                 only = kinds[0]
                 word = first_tok.group().rstrip(".")
-                if only == "first" and word.lower() in ambiguous_first_names() and _SENTENCE_START.search(text[: first_tok.start()]):
+                if (
+                    only == "first"
+                    and word.lower() in ambiguous_first_names()
+                    and _SENTENCE_START.search(text[: first_tok.start()])
+                ):
                     i += 1
                     continue
                 score = {"first": 0.5, "surname": 0.45, "shape": 0.45}.get(only, 0.0)
@@ -201,7 +280,38 @@ class PersonNameRecognizer(LocalRecognizer):
         return results
 
 
-_NAME_KINDS = frozenset({"first", "surname", "shape", "cap"})
+_NAME_KINDS = frozenset({"first", "surname", "shape", "cap", "cjk"})
+# Words that start sentences and are also listed given names somewhere ("Per", "Via", "Bob" is not here).
+_LEAD_WORDS = frozenset(
+    ["per", "via", "re", "cc", "lol", "ok", "hey", "rip", "ngl", "tbh", "omg", "so", "and", "but", "ps", "pls", "thx"]
+)
+_PARTICLES = frozenset(
+    [
+        "de",
+        "da",
+        "do",
+        "dos",
+        "das",
+        "du",
+        "des",
+        "del",
+        "della",
+        "di",
+        "van",
+        "von",
+        "der",
+        "den",
+        "ten",
+        "ter",
+        "la",
+        "le",
+        "bin",
+        "binti",
+        "ibn",
+        "af",
+        "zu",
+    ]
+)
 
 
 def _pos_tags(nlp_artifacts: NlpArtifacts | None) -> dict[int, str]:
@@ -222,13 +332,15 @@ def _token_kind(text: str, tok: regex.Match, lowercase_text: bool, pos_by_start:
     if lowercase_text:
         if len(bare) == 1:
             return "initial"
-        if low in _COMMON_WORDS or low in _SPACY_STOP or pos_by_start.get(tok.start()) in _NON_NAME_POS:
+        if low in _COMMON_WORDS or low in _SPACY_STOP or low in _LEAD_WORDS or pos_by_start.get(tok.start()) in _NON_NAME_POS:
             return "stop"
         if low in first_names() and low not in ambiguous_first_names() and len(low) > 2:
             return "first"
         return "cap" if len(bare) > 1 else "stop"
     if bare in _NAME_STOP or bare in _CITY_STOP or bare in _COUNTRY_WORDS:
         return "stop"
+    if bare in _PARTICLES:
+        return "particle"  # "Kieron de Hóir", "Maria da Silva": inside a name only
     if word in _NAME_SUFFIXES:
         return "cap"
     if regex.fullmatch(r"\p{Lu}\.?", word):
@@ -239,8 +351,12 @@ def _token_kind(text: str, tok: regex.Match, lowercase_text: bool, pos_by_start:
         return "first"
     if low in surnames():
         return "surname"
-    if _SURNAME_SHAPE.match(bare) and bare not in _SURNAME_SHAPE_STOP:
+    if "-" in low and all(p in first_names() or p in surnames() for p in low.split("-") if p):
+        return "first" if low.split("-")[0] in first_names() else "surname"  # "Marco-Oliwier", "Lloyd-Jones"
+    if _SURNAME_SHAPE.match(bare) and bare not in _SURNAME_SHAPE_STOP and low not in common_words():
         return "shape"
+    if len(low) >= 5 and romanized_name_shape(low) and low not in common_words() and low not in places():
+        return "cjk"  # "Taehyung", "Xiaoming": two romanized Korean/Mandarin name syllables; never a name alone
     return "cap"
 
 

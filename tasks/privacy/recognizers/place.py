@@ -50,13 +50,9 @@ class PlaceRecognizer(LocalRecognizer):
     def load(self) -> None:
         pass
 
-    def analyze(
-        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
-    ) -> list[RecognizerResult]:
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
         results = [_result("LOCATION", m.start(), m.end(), 0.6, self) for m in _COUNTRY_MENTION.finditer(text)]
-        results += [
-            _result("LOCATION", m.start("zip"), m.end("zip"), 0.6, self) for m in _POSTCODE_CUE.finditer(text)
-        ]
+        results += [_result("LOCATION", m.start("zip"), m.end("zip"), 0.6, self) for m in _POSTCODE_CUE.finditer(text)]
         letters = regex.sub(r"[^\p{L}]", "", text)
         if letters != letters.upper():
             for m in _CAPS_PLACE.finditer(text):

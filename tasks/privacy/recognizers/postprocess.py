@@ -15,8 +15,12 @@ from veilflow.tasks.privacy.recognizers.common import (
     _NAME_WORD,
     ADDRESS_ENTITY,
     ambiguous_first_names,
+    common_words,
     first_names,
+    proper_common_words,
+    surnames,
 )
+from veilflow.tasks.privacy.recognizers.evidence import require_evidence
 
 # Entities whose spans are never a date: a DATE_TIME hit overlapping one is dropped.
 _NOT_DATE_ENTITIES = frozenset(
@@ -50,6 +54,7 @@ def filter_false_positives(text: str, results: list[RecognizerResult]) -> list[R
     """
     blockers = [r for r in results if r.entity_type in _NOT_DATE_ENTITIES]
     emails = [r for r in results if r.entity_type == "EMAIL_ADDRESS"]
+    cards = [r for r in results if r.entity_type == "CREDIT_CARD"]
     addresses = [r for r in results if r.entity_type == ADDRESS_ENTITY]
     kept = []
     for r in results:
@@ -67,12 +72,20 @@ def filter_false_positives(text: str, results: list[RecognizerResult]) -> list[R
                 continue
             if not regex.search(r"\d", value) and not _MONTHS_DAYS.search(value):
                 continue
-            if regex.search(r"(?i)\b(?:years?|yrs?|months?|weeks?|days?|hours?|minutes?|age|aged|old)\b", value) and not _MONTHS_DAYS.search(value):
+            if regex.search(
+                r"(?i)\b(?:years?|yrs?|months?|weeks?|days?|hours?|minutes?|age|aged|old)\b", value
+            ) and not _MONTHS_DAYS.search(value):
                 continue
             if any(b.start < r.end and r.start < b.end for b in blockers):
                 continue
-        if r.entity_type == "URL" and any(e.start <= r.start and r.end <= e.end for e in emails):
-            continue
+        if r.entity_type in ("URL", "PERSON", "LOCATION", "USERNAME") and any(
+            e.start <= r.start and r.end <= e.end and (e.start, e.end) != (r.start, r.end) for e in emails
+        ):
+            continue  # part of an e-mail address, which is masked whole
+        if r.entity_type != "CREDIT_CARD" and any(
+            c.start <= r.start and r.end <= c.end and (c.start, c.end) != (r.start, r.end) for c in cards
+        ):
+            continue  # a piece of a card number (a "phone", a MAC address)
         kept.append(r)
     return kept
 
@@ -94,9 +107,7 @@ def merge_adjacent_spans(text: str, results: list[RecognizerResult]) -> list[Rec
     Returns:
         A new list: merged address spans plus all other results unchanged.
     """
-    mergeable = sorted(
-        (r for r in results if r.entity_type in (ADDRESS_ENTITY, "LOCATION")), key=lambda r: (r.start, r.end)
-    )
+    mergeable = sorted((r for r in results if r.entity_type in (ADDRESS_ENTITY, "LOCATION")), key=lambda r: (r.start, r.end))
     if not any(r.entity_type == ADDRESS_ENTITY for r in mergeable):
         return list(results)
     groups: list[list[RecognizerResult]] = []
@@ -126,6 +137,125 @@ def merge_adjacent_spans(text: str, results: list[RecognizerResult]) -> list[Rec
     others = [r for r in results if r.entity_type not in (ADDRESS_ENTITY, "LOCATION")]
     return others + merged
 
+
+# Titles and roles before a name that are not part of it ("President Obama", "General John Kelly").
+_ROLE_TITLES = frozenset(
+    [
+        "President",
+        "General",
+        "Gen",
+        "Senator",
+        "Sen",
+        "Governor",
+        "Gov",
+        "Mayor",
+        "Judge",
+        "Justice",
+        "Sgt",
+        "Sergeant",
+        "Officer",
+        "Captain",
+        "Capt",
+        "Colonel",
+        "Col",
+        "Lieutenant",
+        "Lt",
+        "Major",
+        "Chairman",
+        "Chairwoman",
+        "Secretary",
+        "Minister",
+        "Prime",
+        "Director",
+        "Professor",
+        "Coach",
+        "Pastor",
+        "Father",
+        "Sister",
+        "Uncle",
+        "Aunt",
+        "King",
+        "Queen",
+        "Prince",
+        "Princess",
+        "Lord",
+        "Lady",
+        "Sheriff",
+        "Deputy",
+        "Agent",
+        "Detective",
+        "Chief",
+        "Commissioner",
+        "Ambassador",
+        "Miss",
+        "Mister",
+        "Saint",
+        "Rep",
+        "Representative",
+        "Congressman",
+        "Congresswoman",
+        "Speaker",
+        "Comedian",
+        "Lyin",
+        "Crooked",
+        "Goofy",
+        "Dr",
+        "Mr",
+        "Mrs",
+        "Ms",
+        "Master",
+        "Rev",
+    ]
+)
+# Lower-case chat and verb words the NER model glues to a name ("lol peadar", "ping jaime.saucedo").
+_LEAD_IN = frozenset(
+    [
+        "lol",
+        "lmao",
+        "omg",
+        "ngl",
+        "tbh",
+        "rip",
+        "ping",
+        "pinged",
+        "cc",
+        "thanks",
+        "thx",
+        "ty",
+        "tell",
+        "ask",
+        "call",
+        "text",
+        "email",
+        "dm",
+        "hi",
+        "hey",
+        "hello",
+        "dear",
+        "met",
+        "with",
+        "for",
+        "to",
+        "from",
+        "and",
+        "or",
+        "but",
+        "so",
+        "ok",
+        "okay",
+        "congrats",
+        "love",
+        "miss",
+        "bye",
+        "yo",
+        "shoutout",
+        "ft",
+        "feat",
+        "vs",
+    ]
+)
+# Courtesy titles that a name span may have swallowed ("Allen, Miss"): never propagated as a name.
+_TITLE_PARTS = frozenset(["Miss", "Master", "Madam", "Mme", "Mlle", "Mister", "Missus"])
 
 _NAME_LINE = regex.compile(
     rf"^[ \t>?]*(?:[\p{{L}} ]{{1,30}}:[ \t]*)?(?P<name>(?:{_NAME_WORD}|[{_L}]+)(?:[ ]{{1,2}}(?:{_NAME_WORD}|[{_L}]+\.?)){{1,3}})[ \t]*$"
@@ -157,37 +287,74 @@ def _addressee_names(text: str, results: list[RecognizerResult]) -> list[Recogni
         if any(w.rstrip(".") in _NAME_STOP or w.rstrip(".").lower() in _COMMON_WORDS for w in words):
             continue
         name = m.group("name")
-        for occ in regex.finditer(rf"(?<![\p{{L}}]){regex.escape(name)}(?![\p{{L}}])", text[:addr.start]):
+        for occ in regex.finditer(rf"(?<![\p{{L}}]){regex.escape(name)}(?![\p{{L}}])", text[: addr.start]):
             found.append(
-                RecognizerResult("PERSON", occ.start(), occ.end(), 0.5, recognition_metadata={
-                    RecognizerResult.RECOGNIZER_NAME_KEY: "AddresseeLine"})
+                RecognizerResult(
+                    "PERSON",
+                    occ.start(),
+                    occ.end(),
+                    0.5,
+                    recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: "AddresseeLine"},
+                )
             )
     return found
+
+
+def _split_at_commas(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """A PERSON span across a comma ("Carper, Thomas") is two names or a surname and a given name: two spans."""
+    out: list[RecognizerResult] = []
+    for r in results:
+        if r.entity_type != "PERSON" or ", " not in text[r.start : r.end]:
+            out.append(r)
+            continue
+        for piece in regex.finditer(r"[^,]+", text[r.start : r.end]):
+            s, e = r.start + piece.start(), r.start + piece.end()
+            while s < e and text[s] == " ":
+                s += 1
+            if e - s >= 2:
+                out.append(
+                    RecognizerResult(
+                        r.entity_type,
+                        s,
+                        e,
+                        r.score,
+                        analysis_explanation=r.analysis_explanation,
+                        recognition_metadata=dict(r.recognition_metadata or {}),
+                    )
+                )
+    return out
 
 
 def _clean_person_span(text: str, r: RecognizerResult) -> RecognizerResult | None:
     """Trim a PERSON span to the name: no line break, sentence end, possessive or lead-in word."""
     start, end = r.start, r.end
     value = text[start:end]
-    cut = regex.search(r"\n|(?<!\b\p{L})[.!?]\s|[:\"“”(]|['’]s\b", value)
+    cut = regex.search(r"\n|(?<!\b\p{L})[.!?]\s|[:\"“”(@]|['’]s\b|\s[-–—]\s|--|\s(?:and|&|or|&amp;)\s", value)
     if cut:
         end = start + cut.start()
     while True:
-        m = regex.match(r"\s*([\p{L}'’]+)\s+", text[start:end])
+        m = regex.match(r"\s*([\p{L}'’]+)\.?\s+", text[start:end])
         if not m or not (
-            m.group(1) in _NAME_STOP or m.group(1) in _CITY_STOP or m.group(1).lower() in _COMMON_WORDS
+            m.group(1) in _NAME_STOP
+            or m.group(1) in _CITY_STOP
+            or m.group(1).lower() in _COMMON_WORDS
             or m.group(1).lower() in ("i'm", "i’m")
+            or m.group(1) in _ROLE_TITLES
+            or m.group(1) in _LEAD_IN
         ):
             break
         start += m.end()
     while end > start and text[end - 1] in " \t,;-":
         end -= 1
-    if end - start < 2:
+    if end - start < 2 or text[start:end].rstrip(".") in _TITLE_PARTS | {"Mr", "Mrs", "Ms", "Dr", "Prof", "Rev"}:
         return None
     if (start, end) == (r.start, r.end):
         return r
     return RecognizerResult(
-        r.entity_type, start, end, r.score,
+        r.entity_type,
+        start,
+        end,
+        r.score,
         analysis_explanation=r.analysis_explanation,
         recognition_metadata=dict(r.recognition_metadata or {}),
     )
@@ -198,7 +365,53 @@ _COORDINATION = regex.compile(
 )
 _SPEAKER = regex.compile(rf"(?m)^[ \t>]*(\p{{Lu}}[{_L}'’-]+)[ \t]*:[ \t]*(?=\S)")
 _LABEL_WORDS = frozenset(
-    ["Name", "Phone", "Mobile", "Desk", "Fax", "Email", "E-mail", "Website", "Address", "Zip", "ZIP", "Tel", "Cell", "Office", "Home", "Work", "Bot", "User", "Agent", "Customer", "Answer", "Question", "Note", "Notes", "Subject", "Date", "Time", "Re", "Fwd", "To", "From", "Cc", "Ref", "Order", "Account", "Card", "Title", "Company", "Directed", "Written", "Produced", "Starring", "Genre", "Rating", "Runtime"]
+    [
+        "Name",
+        "Phone",
+        "Mobile",
+        "Desk",
+        "Fax",
+        "Email",
+        "E-mail",
+        "Website",
+        "Address",
+        "Zip",
+        "ZIP",
+        "Tel",
+        "Cell",
+        "Office",
+        "Home",
+        "Work",
+        "Bot",
+        "User",
+        "Agent",
+        "Customer",
+        "Answer",
+        "Question",
+        "Note",
+        "Notes",
+        "Subject",
+        "Date",
+        "Time",
+        "Re",
+        "Fwd",
+        "To",
+        "From",
+        "Cc",
+        "Ref",
+        "Order",
+        "Account",
+        "Card",
+        "Title",
+        "Company",
+        "Directed",
+        "Written",
+        "Produced",
+        "Starring",
+        "Genre",
+        "Rating",
+        "Runtime",
+    ]
 )
 
 
@@ -225,9 +438,7 @@ def _lowercase_name_lists(text: str) -> list[RecognizerResult]:
 
 
 def _person_hit(start: int, end: int, source: str) -> RecognizerResult:
-    return RecognizerResult(
-        "PERSON", start, end, 0.5, recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: source}
-    )
+    return RecognizerResult("PERSON", start, end, 0.5, recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: source})
 
 
 def _coordinated_and_speaker_names(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
@@ -247,6 +458,13 @@ def _coordinated_and_speaker_names(text: str, results: list[RecognizerResult]) -
             continue
         for w in words:
             s, e = m.start() + w.start(), m.start() + w.end()
+            ordinary = w.group().lower() in common_words() and not (
+                w.group().lower() in first_names()
+                or w.group().lower() in surnames()
+                or w.group().lower() in ambiguous_first_names()
+            )
+            if (ordinary and w.group().lower() not in proper_common_words()) or w.group().isupper() or w.group() in _ROLE_TITLES:
+                continue  # "ISIS, VA, Judges and ...": acronyms and ordinary words are not names
             if w.group() not in _NAME_STOP and w.group() not in _CITY_STOP and w.group() not in _COUNTRY_WORDS and free(s, e):
                 found.append(_person_hit(s, e, "PersonNameCoordination"))
     speakers = [m for m in _SPEAKER.finditer(text) if m.group(1) not in _LABEL_WORDS and m.group(1) not in _NAME_STOP]
@@ -278,23 +496,29 @@ def propagate_person_names(text: str, results: list[RecognizerResult]) -> list[R
         The results plus the propagated mentions.
     """
     addresses = [r for r in results if r.entity_type == ADDRESS_ENTITY]
-    cleaned = [r if r.entity_type != "PERSON" else _clean_person_span(text, r) for r in results]
+    cleaned = [r if r.entity_type != "PERSON" else _clean_person_span(text, r) for r in _split_at_commas(text, results)]
     out = [
         r
         for r in cleaned
-        if r is not None and not (
+        if r is not None
+        and not (
             r.entity_type == "PERSON"
-            and not (r.score >= 0.85 and (r.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY) == "PersonNameRecognizer")
+            and not (
+                r.score >= 0.85
+                and (r.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY) == "PersonNameRecognizer"
+            )
             and any(a.start <= r.start and r.end <= a.end for a in addresses)
         )
     ]
     out += [
-        r for r in _addressee_names(text, results)
+        r
+        for r in _addressee_names(text, results)
         if not any(o.entity_type == "PERSON" and o.start <= r.start and r.end <= o.end for o in out)
     ]
     out += _coordinated_and_speaker_names(text, out)
     out += [
-        r for r in _lowercase_name_lists(text)
+        r
+        for r in _lowercase_name_lists(text)
         if not any(o.entity_type == "PERSON" and o.start <= r.start and r.end <= o.end for o in out)
     ]
     persons = [r for r in out if r.entity_type == "PERSON"]
@@ -302,14 +526,17 @@ def propagate_person_names(text: str, results: list[RecognizerResult]) -> list[R
         w
         for r in persons
         for w in regex.findall(rf"[{_L}][{_L}'’-]+", text[r.start : r.end])
-        if len(w) >= 3 and w[:1].isupper() and w not in _NAME_STOP and w not in _CITY_STOP
+        if len(w) >= 3 and w[:1].isupper() and w not in _NAME_STOP and w not in _CITY_STOP and w not in _TITLE_PARTS
     }
     for part in parts:
         for m in regex.finditer(rf"(?<![\p{{L}}\p{{M}}]){regex.escape(part)}(?![\p{{L}}\p{{M}}])", text):
             if any(m.start() < r.end and r.start < m.end() for r in out if r.entity_type in ("PERSON", ADDRESS_ENTITY)):
                 continue
             hit = RecognizerResult(
-                "PERSON", m.start(), m.end(), 0.5,
+                "PERSON",
+                m.start(),
+                m.end(),
+                0.5,
                 recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: "PersonNamePropagation"},
             )
             out.append(hit)
@@ -320,8 +547,10 @@ def postprocess_results(text: str, results: list[RecognizerResult]) -> list[Reco
     """Apply all of veilflow's post-processing, in order.
 
     ``filter_false_positives`` (DATE_TIME on digit strings, house-number "phones", URLs
-    inside e-mails), ``propagate_person_names`` (addressee lines, repeated name parts,
-    no street names as persons), then ``merge_adjacent_spans`` (one span per address).
+    inside e-mails), ``require_evidence`` (no PERSON / LOCATION on ordinary title-case
+    phrases; places found as PERSON become LOCATION), ``propagate_person_names`` (addressee
+    lines, repeated name parts, no street names as persons), then ``merge_adjacent_spans``
+    (one span per address).
 
     Args:
         text: The analyzed text.
@@ -330,5 +559,5 @@ def postprocess_results(text: str, results: list[RecognizerResult]) -> list[Reco
     Returns:
         The cleaned result list.
     """
-    cleaned = filter_false_positives(text, results)
+    cleaned = require_evidence(text, filter_false_positives(text, results))
     return merge_adjacent_spans(text, propagate_person_names(text, cleaned))

@@ -15,9 +15,12 @@ from veilflow.tasks.privacy.recognizers.common import (
     _PARTICLE,
     ADDRESS_ENTITY,
     _result,
+    common_words,
 )
 
 _NUM = r"\d{1,6}[A-Za-z]?"
+# Numbered street names: "5th Ave", "42nd Street".
+_ORD = r"\d{1,3}(?:st|nd|rd|th|ST|ND|RD|TH)"
 # Street designators of USPS Publication 28 (public domain) plus common UK/Commonwealth
 # ones. The English-ambiguous ones ("Key", "Pass", "Union" ...) only score with support.
 _STREET_TYPES = (
@@ -39,7 +42,52 @@ _STREET_TYPES = (
 # Unmistakable street words: a street named with one of them needs no house number.
 _PLAIN_STREET_TYPES = "Street|Avenue|Road|Boulevard|Lane|Drive|Court|Terrace|Crescent|Parkway|Highway|Alley"
 _AMBIGUOUS_TYPES = frozenset(
-    ["way", "ways", "place", "run", "key", "keys", "pass", "rest", "union", "unions", "well", "wells", "wall", "light", "lights", "lock", "locks", "mission", "points", "point", "divide", "trace", "views", "view", "camp", "mall", "loaf", "neck", "oval", "ramp", "cape", "mount", "lakes", "rivers", "plains", "pines", "stream", "passage", "spurs", "falls", "fall", "station", "center", "centers"]
+    [
+        "way",
+        "ways",
+        "place",
+        "run",
+        "key",
+        "keys",
+        "pass",
+        "rest",
+        "union",
+        "unions",
+        "well",
+        "wells",
+        "wall",
+        "light",
+        "lights",
+        "lock",
+        "locks",
+        "mission",
+        "points",
+        "point",
+        "divide",
+        "trace",
+        "views",
+        "view",
+        "camp",
+        "mall",
+        "loaf",
+        "neck",
+        "oval",
+        "ramp",
+        "cape",
+        "mount",
+        "lakes",
+        "rivers",
+        "plains",
+        "pines",
+        "stream",
+        "passage",
+        "spurs",
+        "falls",
+        "fall",
+        "station",
+        "center",
+        "centers",
+    ]
 )
 _STREET_PREFIXES = (
     "rue|avenue|av\\.|avda\\.|avenida|via|viale|vicolo|piazza|piazzale|piazzetta|largo|corso|strada|"
@@ -84,7 +132,7 @@ _ANCHORS = regex.compile(
             (?:(?:{_CAP}|{_PARTICLE})[ ]){{0,5}}{_CAP}(?:[ ]{_NUM}\b)?)
       | (?P<lowprefixed>{_NUM}(?:[ ]{_NUM})?[ ](?i:{_FOREIGN_PREFIXES})[ ]
             (?:[{_L}'’-]+[ ]){{0,3}}?[{_L}'’-]{{3,}}(?=[ \t]*(?:[,\n]|$|(?i:{_STREET_TYPES})\b|(?i:{_UNIT}))))
-      | (?P<typed>{_NUM}(?:[ ]{_NUM})?[ ](?:{_CAP}[ ]){{0,4}}(?P<type>(?i:{_STREET_TYPES}))\b\.?)
+      | (?P<typed>{_NUM}(?:[ ]{_NUM})?[ ](?:(?:{_CAP}|{_ORD})[ ]){{0,4}}(?P<type>(?i:{_STREET_TYPES}))\b\.?)
       | (?P<suffixed>(?:{_NUM}(?:[ ]{_NUM})?[ ])?(?:{_CAP}[ ](?:\p{{Ll}}[{_L}-]*[ ])?){{0,2}}(?:{_PARTICLE}[ ])?[{_L}-]*
             (?i:{_STREET_SUFFIXES})[ ]{_NUM}\b\.?)
       | (?P<onstreet>(?<=\b(?i:on|off|along)[ ])(?:{_CAP}[ ]){{1,3}}(?P<type3>(?:{_PLAIN_STREET_TYPES}))\b\.?)
@@ -100,9 +148,7 @@ _HAS_DIGIT = regex.compile(r"\d")
 _CORNER_WORD = regex.compile(rf"(?i)\b(?:corner|intersection|{_PLAIN_STREET_TYPES})\b")
 # Line-start markers of quoted mail (">") and chat/bot transcripts ("???", "|") may open each line.
 _LINE_MARK = r"[ \t>?|]*"
-_TAIL_SEP = regex.compile(
-    rf"[ \t]*(?:,[ \t]*(?:\n{_LINE_MARK})?|\n{_LINE_MARK}(?:,[ \t]*)?(?:\n{_LINE_MARK})?|[ \t]+)"
-)
+_TAIL_SEP = regex.compile(rf"[ \t]*(?:,[ \t]*(?:\n{_LINE_MARK})?|\n{_LINE_MARK}(?:,[ \t]*)?(?:\n{_LINE_MARK})?|[ \t]+)")
 _TAIL_PIECES = (
     ("unit", regex.compile(_UNIT)),
     # "Storgarden 52 Trajanka Forks": a second street part after the house number.
@@ -118,6 +164,15 @@ _TAIL_PIECES = (
 
 
 _CITY_ONLY = regex.compile(_CITY)
+# A lower-case street in mixed-case text ("221b baker st, london"): house number, one to three lower-case
+# words and an unmistakable street word; it is then read on a title-cased copy of the text.
+_LOWER_TYPED = regex.compile(
+    r"(?<![\w.,-])\d{1,5}[a-z]?(?:[ ](?:[a-z][a-z'’-]+|\d{1,3}(?:st|nd|rd|th))){1,3}[ ]"
+    r"(?:(?:street|st|road|rd|avenue|ave|lane|ln|drive|boulevard|blvd|close|crescent|terrace|place|court|square|"
+    r"gardens|grove|mews|parkway|pkwy|highway|hwy)\b\.?"
+    # any other street word only right before a comma or line end ("30b troy ville, lake antony")
+    rf"|(?i:{_STREET_TYPES})\b(?=[ \t]*(?:[,\n]|$)))"
+)
 
 
 def _titlecase_same_length(text: str) -> str:
@@ -152,9 +207,7 @@ class StreetAddressRecognizer(LocalRecognizer):
     def load(self) -> None:
         pass
 
-    def analyze(
-        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
-    ) -> list[RecognizerResult]:
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
         # Every anchor but an intersection needs a digit: skip digit-free text cheaply.
         if not _HAS_DIGIT.search(text) and not _CORNER_WORD.search(text):
             return []
@@ -170,9 +223,30 @@ class StreetAddressRecognizer(LocalRecognizer):
                 break
             start, end = m.start(), m.end()
             kind = next(
-                k for k in ("corner", "prefixed", "lowprefixed", "onstreet", "typed", "suffixed", "box", "ship", "midnum", "numbered") if m.group(k)
+                k
+                for k in (
+                    "corner",
+                    "prefixed",
+                    "lowprefixed",
+                    "onstreet",
+                    "typed",
+                    "suffixed",
+                    "box",
+                    "ship",
+                    "midnum",
+                    "numbered",
+                )
+                if m.group(k)
             )
             end, pieces = _extend_tail(probe, end)
+            if (
+                kind == "typed"
+                and probe is text
+                and regex.fullmatch(rf"{_NUM}(?:[ ]{_NUM})?[ ]", text[start : m.start("type")])
+                and text[m.start("type")].islower()
+            ):
+                pos = start + 1  # "5 flat screens": a number and a lower-case street word alone are no street
+                continue
             street_type = (m.group("type") or m.group("type2") or "").lower()
             weak = kind in ("numbered", "lowprefixed") or street_type in _AMBIGUOUS_TYPES
             # A street named without a house number ("on Maple Avenue") is less certain.
@@ -189,7 +263,34 @@ class StreetAddressRecognizer(LocalRecognizer):
             end = _trim_end(text, start, end)
             results.append(_result(self.entity, start, end, min(score, 1.0), self))
             pos = max(end, start + 1)
+        if probe is text:
+            results += self._lowercase_streets(text, results)
         return results
+
+    def _lowercase_streets(self, text: str, found: list[RecognizerResult]) -> list[RecognizerResult]:
+        """Lower-case addresses inside mixed-case text, read on a title-cased copy."""
+        extra: list[RecognizerResult] = []
+        candidates = [m for m in _LOWER_TYPED.finditer(text) if not any(r.start <= m.start() < r.end for r in found)]
+        if not candidates:
+            return extra
+        probe = _titlecase_same_length(text)
+        for c in candidates:
+            m = _ANCHORS.match(probe, c.start())
+            if not m or m.group("typed") is None:
+                continue
+            end, pieces = _extend_tail(probe, m.end())
+            # The title-cased copy makes every word a city word: stop at an ordinary lower-case word.
+            for w in regex.finditer(r"[\p{L}'’-]+", text[m.end() : end]):
+                if w.group().islower() and w.group() in common_words():
+                    end = m.end() + w.start()
+                    break
+            score = (
+                0.6
+                + (0.25 if pieces else 0.0)
+                + (0.25 if _ADDRESS_CONTEXT.search(text[max(0, c.start() - 60) : c.start()]) else 0.0)
+            )
+            extra.append(_result(self.entity, c.start(), _trim_end(text, c.start(), end), min(score, 1.0), self))
+        return extra
 
 
 def _extend_tail(text: str, end: int) -> tuple[int, set[str]]:
@@ -220,11 +321,7 @@ def _extend_tail(text: str, end: int) -> tuple[int, set[str]]:
                 tail_ok = (
                     m.end() == len(text)
                     or text[m.end()] in ",\n?!.)"
-                    or any(
-                        p.match(text, nxt)
-                        for k, p in _TAIL_PIECES
-                        if k in ("zip", "country", "state", "military", "missing")
-                    )
+                    or any(p.match(text, nxt) for k, p in _TAIL_PIECES if k in ("zip", "country", "state", "military", "missing"))
                 )
                 if kind == "city" and not tail_ok:
                     continue

@@ -1,0 +1,359 @@
+"""The generated dev set: fresh sentences from veilflow's own templates, filled with Faker values.
+
+    python benchmarks/pii_sets/generate.py [--per-template 12] [--seed 20261201] [--out FILE.jsonl]
+
+Three genres (e-mail threads, encyclopedia-style prose, social media), each with templates for the phenomena a
+synthetic benchmark never shows: surname-first lists, @handles, lower-case names, diacritics / apostrophes /
+hyphens, non-Western names (Faker locales en_IN, ja_JP and zh_CN romanized, vi_VN, tr_TR, yo_NG, sw, pl_PL ...),
+names in e-mail local parts, obfuscated e-mails, phones in en-dash / slash / spaced / vanity / spelled-out form,
+addresses with the unit first, lower case, German / British / French forms, and cards with dots or a line break.
+
+Held-out split: templates with an odd number (within their genre) are the **held-out half**. Their names are drawn
+only from Faker names the gazetteer does not contain (`make_recognizer_data.is_held_out_name`), so that half also
+measures names never seen. Seeds differ from the shared set's. Nothing here is written to the repository unless
+`--out` is given: the benchmark regenerates the set in memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from faker import Faker
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_recognizer_data import is_held_out_name  # a sibling script, not a package
+
+SEED = 20261201
+LOCALES = (
+    "en_US",
+    "en_GB",
+    "en_IN",
+    "ja_JP",
+    "zh_CN",
+    "vi_VN",
+    "tr_TR",
+    "yo_NG",
+    "sw",
+    "pl_PL",
+    "de_DE",
+    "fr_FR",
+    "es_MX",
+    "ga_IE",
+    "en_NG",
+    "id_ID",
+    "pt_BR",
+    "cs_CZ",
+    "hu_HU",
+    "it_IT",
+)
+ROMANIZED = {"ja_JP", "zh_CN"}
+
+
+@dataclass
+class Item:
+    """One generated text with gold spans (start, end, entity)."""
+
+    id: str
+    genre: str
+    half: str
+    text: str
+    spans: list[tuple[int, int, str]]
+
+
+class Filler:
+    """Faker-backed slot values; `held_out` restricts names to the gazetteer's held-out names."""
+
+    def __init__(self, rng: random.Random, held_out: bool) -> None:
+        self.rng = rng
+        self.held_out = held_out
+        self.fakers = {loc: Faker(loc) for loc in LOCALES}
+        for i, f in enumerate(self.fakers.values()):
+            f.seed_instance(rng.randrange(1 << 30) + i)
+
+    def _name_part(self, kind: str, loc: str) -> str:
+        f = self.fakers[loc]
+        for _ in range(400):
+            if loc in ROMANIZED:
+                value = f.first_romanized_name() if kind == "first" else f.last_romanized_name()
+            else:
+                value = f.first_name() if kind == "first" else f.last_name()
+            value = value.split()[0] if kind == "first" else value
+            if is_held_out_name(value.split()[-1]) == self.held_out and value.isascii() is not None:
+                return value
+        return value
+
+    def person(self) -> tuple[str, str]:
+        loc = self.rng.choice(LOCALES)
+        return self._name_part("first", loc), self._name_part("last", loc)
+
+
+def _ascii(value: str) -> str:
+    """Handles and e-mail user names are ASCII: "Jiménez" -> "Jimenez"."""
+    return unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
+
+
+def _slot_values(fill: Filler) -> dict[str, Callable[[], tuple[str, str]]]:
+    """Slot name -> a function giving (value, gold entity or '' for unlabelled)."""
+    rng = fill.rng
+    us = fill.fakers["en_US"]
+
+    def full() -> tuple[str, str]:
+        f, la = fill.person()
+        return f"{f} {la}", "PERSON"
+
+    def lower() -> tuple[str, str]:
+        f, la = fill.person()
+        return rng.choice([f.lower(), f"{f} {la}".lower()]), "PERSON"
+
+    def first() -> tuple[str, str]:
+        return fill.person()[0], "PERSON"
+
+    def hyphenated() -> tuple[str, str]:
+        f1, _ = fill.person()
+        f2, la = fill.person()
+        sur = rng.choice([la, f"O'{la}", f"Mc{la}", f"{la}-{fill.person()[1]}"])
+        value = f"{f1}-{f2} {sur}"
+        return (value.lower() if rng.random() < 0.4 else value), "PERSON"
+
+    def handle() -> tuple[str, str]:
+        f, la = fill.person()
+        base = rng.choice([f"{f}{la}", f"{f}_{la}", f"{f[0]}{la}", f"{la}{rng.randint(1, 99)}", f"the{f}"])
+        return "@" + "".join(c for c in _ascii(base) if c.isalnum() or c == "_")[:15], "USERNAME"
+
+    def local() -> tuple[str, str]:
+        f, la = fill.person()
+        return f"{f}.{la}".lower(), "PERSON"
+
+    def email_obf() -> tuple[str, str]:
+        f, la = fill.person()
+        user = rng.choice([f"{f}.{la}", f"{f}{la[0]}", f"{f[0]}{la}"]).lower()
+        user = "".join(c for c in _ascii(user) if c.isalnum() or c == ".")
+        domain = rng.choice(["gmail", "yahoo", "outlook", "proton", "example", "uni-koeln", "mail"])
+        tld = rng.choice(["com", "org", "de", "co.uk", "net"])
+        dotted = tld.replace(".", " dot ")
+        return rng.choice(
+            [
+                f"{user.replace('.', ' dot ')} at {domain} dot {dotted}",
+                f"{user}[at]{domain}.{tld}",
+                f"{user}(at){domain}(dot){tld.replace('.', '(dot)')}",
+                f"{user} @ {domain}.{tld}",
+                f"{user}＠{domain}.{tld}",
+                f"{user} [at] {domain} [dot] {tld.replace('.', ' [dot] ')}",
+                f"{user} AT {domain} DOT {dotted.upper()}",
+            ]
+        ), "EMAIL_ADDRESS"
+
+    def phone() -> tuple[str, str]:
+        a, b, c = rng.randint(201, 989), rng.randint(200, 989), rng.randint(1000, 9999)
+        digits = f"{a}{b}{c}"
+        words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+        return rng.choice(
+            [
+                f"({a}) {b}–{c}",
+                f"{a}/{b}/{c}",
+                " ".join(digits),
+                f"{a} {b} {c}",
+                f"1-800-{rng.choice(['FLOWERS', 'GOTJUNK', 'CONTACT', 'PLUMBER', 'DENTIST'])}",
+                " ".join(words[int(d)] for d in digits[:3])
+                + ", "
+                + " ".join(words[int(d)] for d in digits[3:6])
+                + ", "
+                + " ".join(words[int(d)] for d in digits[6:]),
+                f"+44 20 {rng.randint(7000, 8999)} {rng.randint(1000, 9999)}",
+                f"+49 (0)30 {rng.randint(100, 999)} {rng.randint(1000, 9999)}",
+                f"{a}.{b}.{c}",
+                f"{a}-{b}-{c}",
+            ]
+        ), "PHONE_NUMBER"
+
+    def address() -> tuple[str, str]:
+        n = rng.randint(2, 480)
+        street = us.street_name()
+        choice = rng.randrange(7)
+        if choice == 0:
+            return (
+                f"Apt {rng.randint(1, 30)}{rng.choice('ABCD')}, {n} {rng.randint(2, 99)}th Ave, New York, NY {us.zipcode()}",
+                "STREET_ADDRESS",
+            )
+        if choice == 1:
+            return f"{n}{rng.choice(['', 'b', 'a'])} {street.lower()}, {fill.fakers['en_GB'].city().lower()}", "STREET_ADDRESS"
+        if choice == 2:
+            return (
+                f"Postfach {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)}, {fill.fakers['de_DE'].postcode()} {fill.fakers['de_DE'].city()}",
+                "STREET_ADDRESS",
+            )
+        if choice == 3:
+            gb = fill.fakers["en_GB"]
+            return (
+                f"{rng.choice(['Rose', 'Ivy', 'Willow', 'Orchard', 'Old Mill'])} {rng.choice(['Cottage', 'House', 'Farm'])}, {gb.street_name()}, {gb.city()} {gb.postcode()}",
+                "STREET_ADDRESS",
+            )
+        if choice == 4:
+            fr = fill.fakers["fr_FR"]
+            return f"{fr.street_address()}, {fr.postcode()} {fr.city()}", "STREET_ADDRESS"
+        if choice == 5:
+            de = fill.fakers["de_DE"]
+            return f"{de.street_address()}, {de.postcode()} {de.city()}", "STREET_ADDRESS"
+        return (
+            f"{us.building_number()} {street}, Suite {rng.randint(100, 900)}, {us.city()}, {us.state_abbr()} {us.zipcode()}",
+            "STREET_ADDRESS",
+        )
+
+    def card() -> tuple[str, str]:
+        number = us.credit_card_number(card_type=rng.choice(["visa16", "mastercard"]))
+        groups = [number[i : i + 4] for i in range(0, len(number), 4)]
+        return rng.choice([".".join(groups), " ".join(groups[:2]) + "\n" + " ".join(groups[2:])]), "CREDIT_CARD"
+
+    def city() -> tuple[str, str]:
+        return rng.choice(
+            [fill.fakers["de_DE"].city(), fill.fakers["fr_FR"].city(), fill.fakers["en_IN"].city(), "Lagos", "Osaka", "Hanoi"]
+        ), "LOCATION"
+
+    def surname_list() -> tuple[str, str]:
+        return "LIST", "PERSON"  # expanded by the caller into labelled pieces
+
+    return {
+        "full": full,
+        "lower": lower,
+        "first": first,
+        "hyphen": hyphenated,
+        "handle": handle,
+        "local": local,
+        "emailx": email_obf,
+        "phone": phone,
+        "address": address,
+        "card": card,
+        "city": city,
+        "slist": surname_list,
+    }
+
+
+# Templates: {slot} is replaced by a labelled value. Numbered within each genre; odd numbers are held out.
+TEMPLATES: dict[str, list[str]] = {
+    "email": [
+        "Hi {first},\nplease loop in {local} and {full} before Friday. Thanks, {first}",
+        "From: {full}\nTo: {local}\nSubject: invoice\nYou can reach me on {phone} or write to {emailx}.",
+        "Attendees: {slist}\nMinutes taken by {full}.",
+        "Forwarding to {lower} - she asked for the draft. Call {phone} if the line drops.",
+        "Dear {full},\nthe parcel goes to {address}. Card on file {card} was declined.",
+        "Thanks {first}! cc {local}, {local}. Reply to {emailx} please.",
+        "{full} wrote:\n> my new number is {phone}\n> and my email is {emailx}",
+        "Please send the contract to {address}, attention {full}.",
+        "Per {full}'s note, {first} will call {phone} tomorrow; {lower} is on leave.",
+        "Team: {slist}. Escalate to {full} ({emailx}).",
+        "ok so {lower} and {lower} both said yes - can you ping {local}?",
+        "Regards,\n{full}\n{address}\nMobile: {phone}",
+    ],
+    "encyclopedia": [
+        "{full} (born 1962 in {city}) is a novelist whose work was translated by {full}.",
+        "The expedition was led by {full} and {full}, who reached {city} in 1911.",
+        "References: {slist}. {full} later extended the method.",
+        "{full} studied under {full} before founding the laboratory in {city}.",
+        "She married {full} in {city}; their daughter, {full}, became a physician.",
+        "The award is named after {full}, a chemist from {city}.",
+        "Early settlers included {slist}.",
+        "{hyphen} founded the company with {full} in {city}.",
+        "According to {full}, the manuscript was copied by {full} around 1450.",
+        "The cast includes {full}, {full} and {hyphen}.",
+        "{full} succeeded {full} as director; {full} served as deputy.",
+        "The society's archive lists {slist} as founding members.",
+    ],
+    "social": [
+        "lol {lower} and {lower} at the concert last night",
+        "{handle} thanks for the shoutout!! {handle} you too",
+        "dm me or just text {phone}, or email {emailx}",
+        "shoutout to {lower} for the ride home 🙏",
+        "can't believe {full} said that on air. {handle} explain",
+        "my cousin {first} lives at {address} if anyone needs a couch",
+        "new ep with {hyphen} is up! tag {handle}",
+        "{handle} {handle} who's coming to {city} this weekend?",
+        "rip {full}, legend. {handle}",
+        "if you see {lower} tell her i said hi",
+        "ordering for {lower} and me, card {card}",
+        "ngl {full} carried the whole game. {handle} {handle}",
+    ],
+}
+
+
+def _fill(template: str, fill: Filler, slots: dict[str, Callable[[], tuple[str, str]]]) -> tuple[str, list[tuple[int, int, str]]]:
+    text, spans, pos = "", [], 0
+    import re
+
+    for m in re.finditer(r"\{(\w+)\}", template):
+        text += template[pos : m.start()]
+        pos = m.end()
+        name = m.group(1)
+        if name == "slist":
+            pieces = []
+            for k in range(fill.rng.randint(2, 4)):
+                f, la = fill.person()
+                given = f if fill.rng.random() < 0.7 else f"{f[0]}."
+                sep = "; " if k else ""
+                pieces.append((sep, la, given))
+            for sep, la, given in pieces:
+                text += sep
+                spans.append((len(text), len(text) + len(la), "PERSON"))
+                text += la + ", "
+                spans.append((len(text), len(text) + len(given), "PERSON"))
+                text += given
+            continue
+        value, entity = slots[name]()
+        if entity:
+            spans.append((len(text), len(text) + len(value), entity))
+        text += value
+    text += template[pos:]
+    return text, spans
+
+
+def generate(per_template: int = 12, seed: int = SEED) -> list[Item]:
+    """The generated set: `per_template` texts per template, deterministic for a seed."""
+    items: list[Item] = []
+    for genre, templates in TEMPLATES.items():
+        for number, template in enumerate(templates):
+            held_out = number % 2 == 1
+            rng = random.Random(f"{seed}-{genre}-{number}")
+            fill = Filler(rng, held_out)
+            slots = _slot_values(fill)
+            for k in range(per_template):
+                text, spans = _fill(template, fill, slots)
+                items.append(Item(f"gen-{genre}-{number:02d}-{k:03d}", genre, "held-out" if held_out else "dev", text, spans))
+    return items
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--per-template", type=int, default=12)
+    p.add_argument("--seed", type=int, default=SEED)
+    p.add_argument("--out", type=Path)
+    args = p.parse_args()
+    items = generate(args.per_template, args.seed)
+    lines = [
+        json.dumps(
+            {
+                "id": i.id,
+                "genre": i.genre,
+                "half": i.half,
+                "text": i.text,
+                "spans": [{"start": s, "end": e, "entity": t} for s, e, t in i.spans],
+            },
+            ensure_ascii=False,
+        )
+        for i in items
+    ]
+    if args.out:
+        args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        print(f"wrote {args.out}: {len(items)} items")
+    else:
+        print("\n".join(lines[:10]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

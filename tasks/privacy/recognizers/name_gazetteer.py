@@ -1,0 +1,229 @@
+"""Lower-case, hyphenated, apostrophed and non-Western names, and names in e-mail-style ids, from the name lists (`GazetteerNameRecognizer`)."""
+
+from __future__ import annotations
+
+import itertools
+
+import regex
+from presidio_analyzer import LocalRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+from spacy.lang.en.stop_words import STOP_WORDS as _SPACY_STOP
+
+from veilflow.tasks.privacy.recognizers.common import (
+    _L,
+    _result,
+    ambiguous_first_names,
+    common_words,
+    first_names,
+    places,
+    romanized_name_shape,
+    surnames,
+)
+
+_LOWER_TOKEN = regex.compile(rf"(?<![{_L}'’@#/\-.])\p{{Ll}}[\p{{Ll}}\p{{M}}'’-]*\p{{Ll}}(?![{_L}'’@\-]|\.[{_L}])")
+_SURNAME_PREFIX = regex.compile(r"^(?:o['’]|mc|mac|d['’]|fitz)\p{Ll}{3,}$")
+# Words before a lower-case name that say a person follows.
+_CUE_BEFORE = regex.compile(
+    r"(?i:\b(?:with|and|thanks|thank you|thx|hi|hey|hello|dear|cc|ask|asked|tell|told|met|meet|meeting|love|miss|"
+    r"text|texted|email|emailed|ping|pinged|call|called|congrats|congratulations|happy birthday|bye|"
+    r"by|from|to|for|ft\.?|feat\.?|vs\.?|name is|named|called|i'm|i am))[ ,]+$"
+)
+# Words after a lower-case name that say it is a person ("natasza is on leave", "eta and me").
+_CUE_AFTER = regex.compile(
+    r"[ ,]+(?:is|was|said|says|asked|told|wrote|called|texted|thinks|wants|will|would|can|could|has|had|and me|and i|"
+    r"n me|&amp; me|& me)\b"
+)
+# Hand-off and greeting cues of mail and chat: an unknown lower-case word right after one, standing alone, is a name.
+_HANDOFF = regex.compile(
+    r"(?i:\b(?:cc|bcc|attn|attention|forward(?:ed|ing)? to|escalate to|hand(?:ed)? (?:it )?(?:over )?to|thanks|thx|"
+    r"hi|hey|dear|ping|pinged|ask|tell))[ ,:]+$"
+)
+_HANDOFF_END = regex.compile(r"[ \t]*(?:[-–—,.;:!?)\n]|$|(?:is|was|and|said|says|will|has)\b)")
+# "first.last", "first_last": an e-mail-style id without its domain ("cc priya.raghunathan").
+_DOTTED_ID = regex.compile(
+    rf"(?<![\w.@\-])(?P<first>[{_L}]{{2,}})[._](?P<last>[{_L}]{{2,}})(?:[._]?\d{{1,4}})?(?![\w@\-]|\.[{_L}])"
+)
+# Mail-header and hand-off words before an id ("cc", "To:", "loop in"): a first.last id after them is a person
+# even when neither part is a listed name.
+_ID_CUE = regex.compile(
+    r"(?i:\b(?:to|cc|bcc|from|ping|loop in|attn|reply to|forward(?:ed|ing)? to)[ \t]*:?[ \t]*(?:[\w.]+,[ ]*)*)$"
+)
+_FILE_ENDINGS = frozenset(
+    [
+        "txt",
+        "pdf",
+        "doc",
+        "docx",
+        "xls",
+        "xlsx",
+        "csv",
+        "json",
+        "py",
+        "js",
+        "html",
+        "htm",
+        "png",
+        "jpg",
+        "jpeg",
+        "gif",
+        "zip",
+        "exe",
+        "md",
+        "yaml",
+        "yml",
+        "xml",
+        "com",
+        "org",
+        "net",
+        "io",
+        "log",
+        "tmp",
+    ]
+)
+_COORDINATION = regex.compile(r"^[ ]*(?:,[ ]*(?:and[ ]+|&[ ]*)?|[ ]+(?:and|&|n|x)[ ]+|[ ]*/[ ]*|[ ]*\+[ ]*)$")
+
+
+# Chat words that some locale also lists as a name.
+_CHAT_WORDS = frozenset(
+    [
+        "lol",
+        "lmao",
+        "omg",
+        "ngl",
+        "tbh",
+        "idk",
+        "imo",
+        "btw",
+        "rip",
+        "pls",
+        "thx",
+        "ty",
+        "ok",
+        "okay",
+        "yay",
+        "ya",
+        "yo",
+        "bro",
+        "sis",
+    ]
+)
+
+
+def _kind(word: str) -> str:
+    """'name' (a listed name that is not an ordinary word or place), 'shape' (name-shaped), 'weak' (a listed name
+    that is also an ordinary word: "john", "maria"; it counts only next to a 'name') or ''."""
+    low = word.lower().replace("’", "'")
+    if low in places() or low in _SPACY_STOP or low in _CHAT_WORDS:
+        return ""
+    if len(low) < 3:
+        return "weak" if low in first_names() or low in surnames() else ""  # "lê", "li": only beside another name
+    if low in common_words():
+        return "weak" if len(low) >= 3 and (low in first_names() or low in surnames() or low in ambiguous_first_names()) else ""
+    parts = [p for p in low.split("-") if p]
+    if parts and all((p in first_names() or p in surnames()) and p not in common_words() for p in parts):
+        return "name"
+    if len(parts) > 1 and all(p in first_names() or p in surnames() or p in ambiguous_first_names() for p in parts):
+        return "name"
+    if _SURNAME_PREFIX.match(low) or romanized_name_shape(low):
+        return "shape"
+    return "unknown" if len(low) >= 4 and low.isalpha() else ""  # not a word we know: a surname after a given name
+
+
+class GazetteerNameRecognizer(LocalRecognizer):
+    """Names the capitalisation-based recognizers cannot see (PERSON).
+
+    Lower-case words that are listed names (given names and surnames of many locales, minus ordinary
+    English words and places) or name-shaped (two romanized Korean/Mandarin name syllables such as
+    "taehyung"; "o'neill", "mcbride"), hyphenated ones included ("mary-kate"). One such word alone is
+    not enough in mixed-case text: it needs a neighbouring name ("priya raghunathan"), a coordination
+    with another ("taehyung and jungkook") or a cue word before it ("thanks ana", "with jimin").
+    Also "first.last" / "first_last" ids without a domain ("cc priya.raghunathan"), when the first
+    part is a known given name.
+    """
+
+    def __init__(self, supported_language: str = "en") -> None:
+        super().__init__(supported_entities=["PERSON"], supported_language=supported_language, name="GazetteerNameRecognizer")
+
+    def load(self) -> None:
+        pass
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+        results: list[RecognizerResult] = []
+        tokens = [(m, _kind(m.group())) for m in _LOWER_TOKEN.finditer(text)]
+        marked: set[int] = set()
+        i = 0
+        while i < len(tokens):
+            m, kind = tokens[i]
+            if not kind:
+                i += 1
+                continue
+            if kind == "unknown":
+                i += 1
+                continue
+            j = i
+            while (
+                j + 1 < len(tokens)
+                and tokens[j + 1][1]
+                and text[tokens[j][0].end() : tokens[j + 1][0].start()] == " "
+                and j - i < 2
+            ):
+                j += 1
+            # An unknown word counts only right after a listed given name ("priya raghunathan").
+            while (
+                j > i
+                and tokens[j][1] == "unknown"
+                and not (j == i + 1 and kind == "name" and tokens[i][0].group() in first_names())
+            ):
+                j -= 1
+            if j > i and any(k == "name" for _, k in tokens[i : j + 1]):
+                results.append(_result("PERSON", m.start(), tokens[j][0].end(), 0.6, self))
+                marked.update(range(i, j + 1))
+            i = j + 1
+        named = [n for n, (_, kind) in enumerate(tokens) if kind in ("name", "shape", "weak")]
+        for n, k in itertools.pairwise(named):
+            a, b = tokens[n][0], tokens[k][0]
+            # "taro and franciszek": a listed name that is also a word counts beside a name that is not.
+            if "weak" in (tokens[n][1], tokens[k][1]) and "name" not in (tokens[n][1], tokens[k][1]):
+                continue
+            if _COORDINATION.match(text[a.end() : b.start()]):
+                for idx in (n, k):
+                    if idx not in marked:
+                        results.append(_result("PERSON", tokens[idx][0].start(), tokens[idx][0].end(), 0.55, self))
+                        marked.add(idx)
+        for n, (m, kind) in enumerate(tokens):
+            if (
+                kind == "unknown"
+                and n not in marked
+                and _HANDOFF.search(text[max(0, m.start() - 20) : m.start()])
+                and _HANDOFF_END.match(text, m.end())
+            ):
+                # "forwarding to wisnu - she asked": a word we do not know, right after a hand-off cue, alone.
+                results.append(_result("PERSON", m.start(), m.end(), 0.45, self))
+                marked.add(n)
+        for n, (m, kind) in enumerate(tokens):
+            if (
+                kind == "name"
+                and n not in marked
+                and (_CUE_BEFORE.search(text[max(0, m.start() - 20) : m.start()]) or _CUE_AFTER.match(text, m.end()))
+            ):
+                results.append(_result("PERSON", m.start(), m.end(), 0.5, self))
+        if "." in text or "_" in text:
+            for m in _DOTTED_ID.finditer(text):
+                first, last = m.group("first").lower(), m.group("last").lower()
+                first_known = first in first_names() and first not in common_words()
+                last_known = (last in surnames() or last in first_names()) and last not in common_words()
+                if (
+                    (first_known and (last_known or (last not in common_words() and len(last) >= 3)))
+                    or (last_known and last in surnames() and first not in places())  # "patience.ogunleye"
+                ) and last not in places():
+                    results.append(_result("PERSON", m.start(), m.end(), 0.6, self))
+                elif (
+                    _ID_CUE.search(text[max(0, m.start() - 40) : m.start()])
+                    and first not in common_words()
+                    and last not in common_words()
+                    and last not in _FILE_ENDINGS
+                    and first not in places()
+                    and last not in places()
+                ):
+                    results.append(_result("PERSON", m.start(), m.end(), 0.5, self))
+        return results
