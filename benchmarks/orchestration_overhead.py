@@ -34,7 +34,8 @@ def plain_pipeline(config, gx_context, analyzer, key: bytes) -> dict[str, float]
     from veilflow.tasks.modeling.plots import plot_evaluation
     from veilflow.tasks.modeling.preprocessing import split_frame
     from veilflow.tasks.ops.monitoring import profile_frame
-    from veilflow.tasks.ops.steps import CandidateResult, candidate_grid, check_feature_columns, check_input, pick_best
+    from veilflow.tasks.ops.steps import check_feature_columns, check_input
+    from veilflow.tasks.ops.training_steps import CandidateResult, candidate_grid, pick_best
     from veilflow.tasks.privacy.leak_guard import check_leaks, enforce_no_leaks
     from veilflow.tasks.privacy.leak_scan import index_for_config
     from veilflow.tasks.privacy.membership import build_membership_index

@@ -14,7 +14,19 @@ from prefect.cache_policies import NO_CACHE, CachePolicy
 
 from veilflow.tasks.data import drift
 from veilflow.tasks.data import io as data
-from veilflow.tasks.ops import audit, lifecycle, model_audit, monitoring, partitions, raw_scoring, scoring, serving, steps
+from veilflow.tasks.ops import (
+    audit,
+    lifecycle,
+    model_audit,
+    monitoring,
+    partitions,
+    promotion,
+    raw_scoring,
+    scoring,
+    serving,
+    steps,
+    training_steps,
+)
 
 
 class _Storage(TypedDict):
@@ -71,7 +83,7 @@ split_data = task(name="split-data", description="Seeded, stratified train/valid
 
 
 def _fit_key(context: object, parameters: dict) -> str | None:
-    """The resume key computed by `steps.fit_cache_key` from fingerprints and config — never from frames."""
+    """The resume key computed by `training_steps.fit_cache_key` from fingerprints and config — never from frames."""
     return parameters.get("cache_key")
 
 
@@ -84,15 +96,15 @@ fit_candidate = task(
     cache_key_fn=_fit_key,
     cache_expiration=timedelta(days=14),
     persist_result=True,
-)(steps.fit_candidate)
+)(training_steps.fit_candidate)
 train_candidate = task(
     name="train-candidate", description="Fit one candidate model (scikit-learn or PyTorch).", **_MEM, **_TRACKING_RETRIES
-)(steps.train_one)
+)(training_steps.train_one)
 evaluate = task(name="evaluate", description="Held-out metrics, intervals, slices, robustness, plots.", **_MEM)(
-    steps.evaluate_best
+    training_steps.evaluate_best
 )
 explain = task(name="explain", description="SHAP / Captum / permutation importance on anonymized data.", **_MEM)(
-    steps.explain_best
+    training_steps.explain_best
 )
 audit_model = task(
     name="membership-audit",
@@ -100,13 +112,13 @@ audit_model = task(
     **_MEM,  # no task retries: a retry would refit every reference model (tracking calls retry on their own)
 )(model_audit.audit_candidate)
 log_model = task(name="log-model", description="Log the best candidate as an MLflow model.", **_MEM, **_TRACKING_RETRIES)(
-    steps.log_best_model
+    training_steps.log_best_model
 )
 register_and_gate = task(
     name="register-and-gate",
     description="Register as challenger, check every gate, promote to champion only if all pass.",
     **_MEM,
-)(steps.register_and_gate)
+)(promotion.register_and_gate)
 record_profile = task(
     name="record-profile",
     description="Drift profile of the anonymized training split and the best candidate's scores, stored with the run.",

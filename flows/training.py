@@ -26,7 +26,9 @@ from veilflow.flows import prefect_tasks as t
 from veilflow.flows.serving import SERVING_MODEL_CODE
 from veilflow.tasks.data.io import fingerprint_frame
 from veilflow.tasks.ops.model_audit import check_dp_requirements
-from veilflow.tasks.ops.steps import GateEvidence, candidate_grid, check_feature_columns, pick_best
+from veilflow.tasks.ops.promotion import GateEvidence
+from veilflow.tasks.ops.steps import check_feature_columns
+from veilflow.tasks.ops.training_steps import candidate_grid, pick_best
 from veilflow.tasks.privacy.leak_scan import index_for_config
 
 

@@ -82,23 +82,30 @@ class RowCheck:
     def type(self) -> str:
         return self.spec.type
 
-    def unexpected(self, frame: pd.DataFrame) -> tuple[np.ndarray, int]:
+    def unexpected(self, null: np.ndarray, values: pd.Series) -> tuple[np.ndarray, int]:
         """(mask of failing rows, rows considered: all rows for not-null, the non-null rows otherwise).
 
+        Args:
+            null: the column's `isnull()` mask; values: its non-null cells (`_column`).
+
         Raises:
-            OutsideDomain: the column is missing or repeated, or has a dtype GX treats another way.
+            OutsideDomain: the column has a dtype GX treats another way.
         """
-        if self.column not in frame.columns or not isinstance(frame[self.column], pd.Series):
-            raise OutsideDomain(f"column '{self.column}' is missing or repeated")
-        column = frame[self.column]
-        null = column.isnull().to_numpy(dtype=bool)
         if self.type == NOT_NULL:
-            return null, len(column)
-        values = column[~null]
+            return null, len(null)
         meets = _PREDICATES[self.type](values, dict(self.args))
-        bad = np.zeros(len(column), dtype=bool)
+        bad = np.zeros(len(null), dtype=bool)
         bad[np.flatnonzero(~null)] = ~np.asarray(meets, dtype=bool)
         return bad, len(values)
+
+
+def _column(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, pd.Series]:
+    """(the column's null mask, its non-null cells), as GX's pandas engine filters them for a map metric."""
+    if name not in frame.columns or not isinstance(frame[name], pd.Series):
+        raise OutsideDomain(f"column '{name}' is missing or repeated")
+    column = frame[name]
+    null = column.isnull().to_numpy(dtype=bool)
+    return null, column[~null] if null.any() else column  # (filtering nothing out gives the same cells)
 
 
 def _in_set(values: pd.Series, args: dict[str, Any]) -> Any:
@@ -246,9 +253,16 @@ def evaluate_row_checks(
     """
     outcomes: dict[str, ExpectationOutcome] = {}
     failing: dict[str, list[int]] = {}
+    columns: dict[str, tuple[np.ndarray, pd.Series]] = {}  # each column filtered once per call
+    judged: dict[str, tuple[np.ndarray, int]] = {}  # one predicate per call, whatever its `mostly`s
     for check in checks:
         try:
-            bad, considered = check.unexpected(frame)
+            if check.column not in columns:
+                columns[check.column] = _column(frame, check.column)
+            same = repr((check.type, check.column, check.args))
+            if same not in judged:
+                judged[same] = check.unexpected(*columns[check.column])
+            bad, considered = judged[same]
         except OutsideDomain:
             raise
         except Exception as exc:  # a predicate pandas cannot compute: GX reports it its own way

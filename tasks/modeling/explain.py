@@ -25,7 +25,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 from sklearn.tree import DecisionTreeClassifier
 
-from veilflow.tasks.modeling.candidates import TrainedCandidate
+from veilflow.tasks.modeling.candidates import _SCORE_CHUNK, TrainedCandidate, _positive, predict_positive
 from veilflow.tasks.modeling.dp_models import DPLogisticRegression, DPTorchMLPClassifier
 from veilflow.tasks.modeling.torch_model import TorchTabularClassifier
 
@@ -460,6 +460,68 @@ def _replace_block(Xt: Any, idx: np.ndarray, ref_row: Any) -> Any:
     return out
 
 
+def _occluded_csr(Xt: Any, spans: list[np.ndarray], ref_row: Any) -> sp.csr_matrix:
+    """`sp.vstack([Xt, *(_replace_block(Xt, idx, ref_row) for idx in spans)])`, entry for entry (values, and
+    their order within each row: what a sparse dot product sums), built with array operations at once."""
+    X = sp.csr_matrix(Xt)
+    m = X.shape[0]
+    rows = np.repeat(np.arange(m), np.diff(X.indptr))
+    # `_replace_block`'s block is ones @ the reference's columns: its entries, in the product's order, are those
+    # of one product of the whole reference row restricted to the columns (slicing keeps the order).
+    ref = sp.csr_matrix(np.ones((1, 1))) @ sp.csr_matrix(ref_row)
+
+    def ranks(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # (row, rank within its row) of X's entries under mask
+        r = rows[mask]
+        counts = np.bincount(r, minlength=m)
+        return r, np.arange(len(r)) - np.repeat(np.cumsum(counts) - counts, counts)
+
+    indptr, indices, data, offset = [X.indptr.astype(np.int64)], [X.indices.astype(np.int64)], [X.data], X.nnz
+    for idx in spans:
+        lo, hi = int(idx[0]), int(idx[-1]) + 1
+        in_block = (ref.indices >= lo) & (ref.indices < hi)
+        block_cols, block_vals = ref.indices[in_block].astype(np.int64), ref.data[in_block]
+        k = len(block_cols)
+        (left_rows, left_rank), (right_rows, right_rank) = ranks(X.indices < lo), ranks(X.indices >= hi)
+        n_left, n_right = np.bincount(left_rows, minlength=m), np.bincount(right_rows, minlength=m)
+        ptr = np.zeros(m + 1, dtype=np.int64)
+        np.cumsum(n_left + k + n_right, out=ptr[1:])
+        cols = np.empty(ptr[-1], dtype=np.int64)
+        vals = np.empty(ptr[-1], dtype=np.result_type(X.data, block_vals))
+        at = ptr[left_rows] + left_rank  # left of the block, as they were; then the reference's block; then the rest
+        cols[at], vals[at] = X.indices[X.indices < lo], X.data[X.indices < lo]
+        at = (ptr[:-1] + n_left)[:, None] + np.arange(k)
+        cols[at.ravel()], vals[at.ravel()] = np.tile(block_cols, m), np.tile(block_vals, m)
+        at = ptr[right_rows] + n_left[right_rows] + k + right_rank
+        cols[at], vals[at] = X.indices[X.indices >= hi], X.data[X.indices >= hi]
+        indptr.append(ptr[1:] + offset)
+        indices.append(cols)
+        data.append(vals)
+        offset += int(ptr[-1])
+    shape = (m * (len(spans) + 1), X.shape[1])
+    return sp.csr_matrix((np.concatenate(data), np.concatenate(indices), np.concatenate(indptr)), shape=shape)
+
+
+def _stacks(pipeline: Pipeline) -> bool:
+    """Whether occluded copies can share one model call, to the last bit: trees and linear models on a sparse
+    matrix compute each row alone; dense BLAS and torch kernels round with the batch's shape."""
+    est = pipeline.steps[-1][1]
+    sparse = bool(getattr(pipeline.steps[-2][1] if len(pipeline.steps) > 1 else None, "sparse_output_", False))
+    return isinstance(est, _TREES) or (isinstance(est, _LINEAR) and sparse)
+
+
+def _occluded(est: Any, Xt: Any, ref_t: Any, groups: dict[str, np.ndarray], features: list[str], stacked: bool) -> np.ndarray:
+    """Contributions (rows x features) of one transformed chunk: stacked in one model call, or one per feature."""
+    if stacked:
+        if sp.issparse(Xt):
+            stack = _occluded_csr(Xt, [groups[f] for f in features], ref_t)
+        else:
+            stack = np.concatenate([Xt, *(_replace_block(Xt, groups[f], ref_t) for f in features)])
+        margins, m = _margin(est, stack), Xt.shape[0]
+        return (margins[:m] - margins[m:].reshape(len(features), m)).T
+    base = _margin(est, Xt)
+    return np.column_stack([base - _margin(est, _replace_block(Xt, groups[f], ref_t)) for f in features])
+
+
 def occlusion_contributions(
     trained_or_model: Any, frame: pd.DataFrame, background: pd.DataFrame | None = None, fast: bool = True
 ) -> pd.DataFrame:
@@ -486,13 +548,8 @@ def occlusion_contributions(
     groups = dict(feature_groups(pipeline)) if fast else {}
     ref_frame = pd.DataFrame({f: [ref[f]] for f in features})
     ref_t: Any = None
-    # Whether the model matrix is sparse: a ColumnTransformer decides it once, when fitted.
-    sparse = bool(getattr(pipeline.steps[-2][1] if len(pipeline.steps) > 1 else None, "sparse_output_", False))
-    # Stacked: the chunk and one copy per occluded feature in one model call, split afterwards, where the
-    # estimator computes each row on its own with the same arithmetic whatever the batch (trees; a linear
-    # model on a sparse matrix), so the values are those of one call per feature to the last bit. Dense
-    # BLAS and torch kernels round differently with the batch's shape: those keep one call per feature.
-    stacked = fast and (isinstance(est, _TREES) or (isinstance(est, _LINEAR) and sparse))
+    # Stacked: the chunk and one copy per occluded feature in one model call, split afterwards (`_stacks`).
+    stacked = fast and _stacks(pipeline)
     # Chunks bound memory: a dense (gradient boosting) model matrix of a million rows would not fit twice
     # (a stacked chunk holds at most _CHUNK rows in all).
     step = max(1, _CHUNK // (len(features) + 1)) if stacked else _CHUNK
@@ -506,15 +563,8 @@ def occlusion_contributions(
             Xt, ref_t = both[: len(part)], both[len(part) :]
         elif fast:
             Xt = pipeline[:-1].transform(part)
-        if stacked:
-            blocks = [Xt, *(_replace_block(Xt, groups[f], ref_t) for f in features)]
-            margins = _margin(est, sp.vstack(blocks, format="csr") if sp.issparse(Xt) else np.concatenate(blocks))
-            m = len(part)
-            contrib[rows] = (margins[:m] - margins[m:].reshape(len(features), m)).T
-        elif fast:
-            base = _margin(est, Xt)
-            for j, f in enumerate(features):
-                contrib[rows, j] = base - _margin(est, _replace_block(Xt, groups[f], ref_t))
+        if fast:
+            contrib[rows] = _occluded(est, Xt, ref_t, groups, features, stacked)
         else:
             base = _margin(pipeline, part)
             for j, f in enumerate(features):
@@ -537,8 +587,8 @@ def reason_codes(
     for the text column). Trees and linear models on a sparse matrix score the batch and every
     feature's occluded copy in one stacked model call (per chunk of at most 20,000 stacked rows);
     other models (dense BLAS, torch), whose last bits depend on the batch's shape, one call per feature.
-    10k rows take about a second. The reference comes from `background` when given, else from the training split (stored on
-    pipelines built by `train_candidate`). For a logistic regression this equals the exact linear
+    10k rows take about a second. The reference comes from `background` when given, else from the
+    training split (stored on pipelines built by `train_candidate`). For a logistic regression this equals the exact linear
     attribution coef * (x - reference) summed per feature.
 
     Args:
@@ -558,17 +608,46 @@ def reason_codes(
     if top_k < 1:
         raise ValueError(f"reason_codes: top_k must be >= 1, got {top_k}")
     contrib = occlusion_contributions(trained_or_model, frame, background)
-    names = np.asarray(contrib.columns, dtype=object)
-    values = contrib.to_numpy()
+    return _ranked(contrib.to_numpy(), np.asarray(contrib.columns, dtype=object), frame.index, top_k)
+
+
+def _ranked(values: np.ndarray, names: np.ndarray, index: pd.Index, top_k: int) -> pd.DataFrame:
+    """reason_1..reason_k from contributions (rows x features): the positive ones, strongest first."""
     columns = [f"reason_{i}" for i in range(1, top_k + 1)]
     if values.shape[0] == 0:
-        return pd.DataFrame({c: pd.Series([], dtype="str") for c in columns}, index=frame.index)
+        return pd.DataFrame({c: pd.Series([], dtype="str") for c in columns}, index=index)
     k = min(top_k, values.shape[1])
     # Stable sort: ties keep the pipeline's feature order, so codes are reproducible.
     order = np.argsort(-values, axis=1, kind="stable")[:, :k]
     top_vals = np.take_along_axis(values, order, axis=1)
     picked = np.where(top_vals > 0, names[order], np.full(order.shape, None, dtype=object))
-    out = pd.DataFrame(index=frame.index)
-    for i, col in enumerate(columns):
-        out[col] = pd.Series(picked[:, i] if i < k else [None] * len(frame), index=frame.index, dtype="str")
-    return out
+    return pd.DataFrame(
+        {
+            col: pd.Series(picked[:, i] if i < k else [None] * len(index), index=index, dtype="str")
+            for i, col in enumerate(columns)
+        },
+        index=index,
+    )
+
+
+def predict_with_reason_codes(trained_or_model: Any, frame: pd.DataFrame, top_k: int = 3) -> tuple[np.ndarray, pd.DataFrame]:
+    """`(predict_positive(model, frame), reason_codes(model, frame, top_k))`, to the last bit, with one
+    transform of a frame that is one chunk of both (a served request): the estimator gets the matrix
+    `predict_proba` would give it (rows are transformed on their own). Larger frames take the two calls."""
+    if top_k < 1:
+        raise ValueError(f"reason_codes: top_k must be >= 1, got {top_k}")
+    pipeline = _pipeline_of(trained_or_model)
+    features = list(pipeline.feature_names_in_)
+    _check_frame(frame, features, "reason_codes")
+    stacked = _stacks(pipeline)
+    single = min(_SCORE_CHUNK, max(1, _CHUNK // (len(features) + 1)) if stacked else _CHUNK)
+    if not 0 < len(frame) <= single:
+        return predict_positive(pipeline, frame), reason_codes(pipeline, frame, top_k=top_k)
+    est = pipeline.steps[-1][1]
+    ref = _reference(pipeline, features, None)
+    X = frame[features]
+    both = pipeline[:-1].transform(pd.concat([X, pd.DataFrame({f: [ref[f]] for f in features})], ignore_index=True))
+    Xt, ref_t = both[: len(X)], both[len(X) :]
+    probabilities = _positive(est.predict_proba(Xt))
+    contrib = _occluded(est, Xt, ref_t, dict(feature_groups(pipeline)), features, stacked)
+    return probabilities, _ranked(contrib, np.asarray(features, dtype=object), frame.index, top_k)

@@ -427,21 +427,28 @@ class ScoredRecords:
         """One row per input row, in input order: `row`, the pseudonymized id, probability, prediction, reason
         codes, model name and version, and `error` (None when scored). Missing values are None (JSON null)."""
         index = pd.RangeIndex(self.rows)
-        out = pd.DataFrame({"row": np.arange(self.rows, dtype="int64")}, index=index)
+
+        def objects(values: pd.Series) -> np.ndarray:  # object first: ints stay ints beside missing rows
+            cells = values.astype(object).reindex(index).to_numpy(dtype=object, copy=True)
+            cells[pd.isna(cells)] = None
+            return cells
+
+        # Built as object arrays and framed once (a served request pays this per call).
+        out: dict[str, np.ndarray] = {"row": np.arange(self.rows, dtype="int64").astype(object)}
         if self.id_column and self.id_column in self.anonymized.columns:
-            out[self.id_column] = self.anonymized[self.id_column].astype(object).reindex(index)
+            out[self.id_column] = objects(self.anonymized[self.id_column])
         reasons = [f"reason_{i}" for i in range(1, self.top_k + 1)]
-        for column in ["probability", "prediction", *reasons]:  # object first: ints stay ints beside missing rows
+        for column in ["probability", "prediction", *reasons]:
             values = (
                 self.predictions[column]
                 if column in self.predictions.columns
                 else pd.Series(index=self.predictions.index, dtype=object)
             )
-            out[column] = values.astype(object).reindex(index)
-        out["model_name"] = self.model_name
-        out["model_version"] = self.model_version
-        out["error"] = self.errors.reindex(index).astype(object)
-        return out.astype(object).where(out.notna(), None)
+            out[column] = objects(values)
+        out["model_name"] = np.full(self.rows, self.model_name, dtype=object)
+        out["model_version"] = np.full(self.rows, self.model_version, dtype=object)
+        out["error"] = objects(self.errors)
+        return pd.DataFrame(out, index=index, dtype=object)
 
 
 def _count_reasons(reasons: Any) -> dict[str, int]:
@@ -514,7 +521,8 @@ def score_raw_records(frame: pd.DataFrame, scorer: RawScorer, *, raise_on_critic
         )
     clean = typed.index.difference(errors.index)
     if len(clean) and set(ds.feature_columns) <= set(anonymized.columns):
-        predictions = score_frame(champion, anonymized.loc[clean], top_k=scorer.top_k)
+        rows = anonymized if len(clean) == len(anonymized) else anonymized.loc[clean]  # (no copy when every row is clean)
+        predictions = score_frame(champion, rows, top_k=scorer.top_k)
         predictions.index = clean
     else:
         predictions = pd.DataFrame(index=pd.Index([], dtype="int64"))

@@ -118,3 +118,66 @@ def test_reason_codes_when_chunked_then_identical_and_calls_counted(kind, models
         monkeypatch.setattr(explain, "_CHUNK", 25)  # stacked chunks of 25 // 9 = 2 rows
         pd.testing.assert_frame_equal(explain.occlusion_contributions(models[kind], test), whole)
         assert max(calls[1:]) <= 25
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_predict_with_reason_codes_when_small_or_large_then_identical_to_separate_calls(kind, models, split, monkeypatch):
+    from sklearn.compose import ColumnTransformer
+
+    from veilflow.tasks.modeling.candidates import predict_positive
+
+    _, _, test = split
+    pipe = models[kind].model
+    transforms: list[int] = []
+    transform = ColumnTransformer.transform
+
+    def counting(self, X, **kwargs):
+        transforms.append(len(X))
+        return transform(self, X, **kwargs)
+
+    holes = test.head(3).copy()
+    holes.loc[holes.index[0], "monthly_charges"] = np.nan
+    holes.loc[holes.index[1], "plan"] = None
+    for frame in (test.iloc[[0]], test.iloc[[9]], holes, test):
+        expected = (predict_positive(pipe, frame), explain.reason_codes(pipe, frame, top_k=3))
+        with monkeypatch.context() as m:
+            m.setattr(ColumnTransformer, "transform", counting)
+            transforms.clear()
+            probabilities, reasons = explain.predict_with_reason_codes(pipe, frame, top_k=3)
+        np.testing.assert_array_equal(probabilities, expected[0])
+        pd.testing.assert_frame_equal(reasons, expected[1])
+        assert transforms == [len(frame) + 1]  # one transform: the frame and the reference row
+    monkeypatch.setattr(explain, "_CHUNK", 20)  # too large a frame for one chunk: the two separate calls
+    probabilities, reasons = explain.predict_with_reason_codes(pipe, test, top_k=2)
+    np.testing.assert_array_equal(probabilities, predict_positive(pipe, test))
+    pd.testing.assert_frame_equal(reasons, explain.reason_codes(pipe, test, top_k=2))
+    empty = explain.predict_with_reason_codes(pipe, test.iloc[0:0], top_k=2)
+    assert len(empty[0]) == 0 and list(empty[1].columns) == ["reason_1", "reason_2"]
+
+
+def test_occluded_csr_when_any_sparse_matrix_then_entry_for_entry_the_stacked_replaced_blocks():
+    """Values and their order within each row (what a sparse dot product sums), on unsorted rows and
+    explicit zeros too: the same matrix as stacking one `_replace_block` per feature."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    for trial in range(200):
+        m, p = int(rng.integers(1, 6)), int(rng.integers(3, 30))
+        X = sp.csr_matrix(rng.normal(size=(m, p)) * (rng.random((m, p)) < 0.4))
+        if trial % 3 == 1:  # unsorted rows, an explicit zero
+            for r in range(m):
+                a, b = X.indptr[r], X.indptr[r + 1]
+                perm = rng.permutation(b - a)
+                X.indices[a:b], X.data[a:b] = X.indices[a:b][perm], X.data[a:b][perm]
+            X.has_sorted_indices = False
+            if X.nnz:
+                X.data[0] = 0.0
+        ref = sp.csr_matrix(rng.normal(size=(1, p)) * (rng.random((1, p)) < 0.5))
+        cuts = np.sort(rng.choice(np.arange(1, p), size=min(p - 1, int(rng.integers(1, 6))), replace=False))
+        spans = [np.arange(a, b) for a, b in zip(np.r_[0, cuts], np.r_[cuts, p], strict=True)]
+        old = sp.vstack([X, *(explain._replace_block(X, idx, ref) for idx in spans)], format="csr")
+        new = explain._occluded_csr(X, spans, ref)
+        assert new.shape == old.shape and new.data.dtype == old.data.dtype
+        np.testing.assert_array_equal(new.indptr, old.indptr)
+        np.testing.assert_array_equal(new.indices, old.indices)
+        np.testing.assert_array_equal(new.data, old.data)

@@ -123,7 +123,8 @@ def test_training_when_mlflow_unreachable_during_log_model_then_retried_and_comp
     # `train-candidate` task) meets the outage; every later call gets through.
     outcomes = [outcome for _, outcome in calls]
     assert outcomes[:6] == ["fail"] * 5 + ["ok"]
-    assert set(outcomes[6:]) == {"ok"} and len(outcomes) == 6 + 1  # then the best model
+    # then the best model (anonymized-input) and its serving model (raw records)
+    assert set(outcomes[6:]) == {"ok"} and len(outcomes) == 6 + 2
     gaps = [b[0] - a[0] for a, b in zip(calls, calls[1:])]
     assert gaps[0] >= 0.5 and gaps[1] >= 1.0 and gaps[2] >= 2.0, gaps
     assert gaps[3] >= 1.0, gaps  # Prefect's task retry delay

@@ -25,7 +25,7 @@ from veilflow.tasks.ops.model_audit import (
     gate_figures,
     privacy_version_tags,
 )
-from veilflow.tasks.ops.steps import CandidateResult
+from veilflow.tasks.ops.training_steps import CandidateResult
 
 CONFIG = project_root() / "deploy/configs/customers.yaml"
 PII = ["full_name", "email", "phone", "street_address", "ssn", "date_of_birth"]

@@ -30,7 +30,7 @@ def fitted():
     from veilflow.engines.gx import build_gx_context
     from veilflow.engines.presidio import build_analyzer
     from veilflow.tasks.ops.scoring import ChampionModel
-    from veilflow.tasks.ops.steps import fit_candidate
+    from veilflow.tasks.ops.training_steps import fit_candidate
     from veilflow.tasks.privacy.policy import load_policy
     from veilflow.tasks.privacy.redaction import anonymize_frame
 
@@ -246,3 +246,36 @@ def test_score_raw_records_when_records_then_no_gx_call(fitted, monkeypatch):
     monkeypatch.setattr(row_checks, "validate_frame", refuse)
     for frame in (_batch(1, seed=4), _defects(), _planted(_batch(12))):
         score_raw_records(frame, scorer)
+
+
+def _records_reference(scored) -> pd.DataFrame:
+    """`ScoredRecords.records()` as first written (column by column), the reference for the one-frame build."""
+    index = pd.RangeIndex(scored.rows)
+    out = pd.DataFrame({"row": np.arange(scored.rows, dtype="int64")}, index=index)
+    if scored.id_column and scored.id_column in scored.anonymized.columns:
+        out[scored.id_column] = scored.anonymized[scored.id_column].astype(object).reindex(index)
+    for column in ["probability", "prediction", *(f"reason_{i}" for i in range(1, scored.top_k + 1))]:
+        values = (
+            scored.predictions[column]
+            if column in scored.predictions.columns
+            else pd.Series(index=scored.predictions.index, dtype=object)
+        )
+        out[column] = values.astype(object).reindex(index)
+    out["model_name"] = scored.model_name
+    out["model_version"] = scored.model_version
+    out["error"] = scored.errors.reindex(index).astype(object)
+    return out.astype(object).where(out.notna(), None)
+
+
+def test_records_when_built_in_one_frame_then_identical_cells_and_types(fitted):
+    from veilflow.tasks.ops.raw_scoring import score_raw_records
+
+    scorer = _scorer(fitted, "records")
+    all_bad = _batch(3).assign(customer_id=None)
+    for frame in (_batch(1), _planted(_batch(12)), _defects(), all_bad, _batch(2).iloc[0:0]):
+        scored = score_raw_records(frame, scorer)
+        got, want = scored.records(), _records_reference(scored)
+        pd.testing.assert_frame_equal(got, want)
+        assert [[type(v) for v in row] for row in got.itertuples(index=False)] == [
+            [type(v) for v in row] for row in want.itertuples(index=False)
+        ]

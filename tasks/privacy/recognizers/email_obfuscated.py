@@ -27,7 +27,7 @@ _OBFUSCATED = regex.compile(
     regex.IGNORECASE,
 )
 _HAS_AT = regex.compile(r"[@＠]|(?i:\bat\b)")
-_HAS_TLD = regex.compile(rf"(?i:(?:[.．]|\bdot\b)[ \t\]\)\}}>]*(?:{_TLDS})\b)")
+_HAS_TLD = regex.compile(r"(?i:[.．][a-z]{2,6}\b|\bdot\b)")
 _PLAIN_EMAIL = regex.compile(r"^[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)+$")
 
 

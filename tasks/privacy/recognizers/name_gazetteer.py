@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import regex
@@ -109,6 +110,7 @@ _CHAT_WORDS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=65536)
 def _kind(word: str) -> str:
     """'name' (a listed name that is not an ordinary word or place), 'shape' (name-shaped), 'weak' (a listed name
     that is also an ordinary word: "john", "maria"; it counts only next to a 'name') or ''."""

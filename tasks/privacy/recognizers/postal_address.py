@@ -18,6 +18,8 @@ _END = regex.compile(
     """,
     regex.VERBOSE,
 )
+# A cheap necessary condition for `_END`: five digits in a row, a UK postcode shape or a post-box word.
+_MAY_END = regex.compile(r"\d{5}|[A-Z]{1,2}\d[A-Z\d]?[ ]?\d[A-Z]{2}|Postfach|Bo[iî]te|\bB\.?P\.?[ ]\d|\bC\.?S\.?[ ]\d")
 # One comma-separated piece before the postcode: a house number + street, a named house, a unit, a box, a locality.
 _HOUSE_WORDS = (
     "Cottage|Cottages|House|Farm|Farmhouse|Lodge|Manor|Barn|Hall|Mill|Villa|Croft|Grange|Court|Mews|Chambers|"
@@ -64,7 +66,7 @@ class PostcodeAddressRecognizer(LocalRecognizer):
         pass
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
-        if not regex.search(r"\d", text):
+        if not _MAY_END.search(text):
             return []
         results = []
         for m in _END.finditer(text):
