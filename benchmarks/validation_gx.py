@@ -2,7 +2,7 @@
 
 (a) GX, whole frame, the whole suite in one `validate` call (what `validate_frame` does);
 (b) GX on Parquet row-group partitions validated in parallel worker processes (each reads its own
-    rows), merged with `veilflow.tasks.ops.partitions.merge_validation` (uniqueness re-checked across partitions);
+    rows), merged with `veilflow.tasks.ops.partition_merge.merge_validation` (uniqueness re-checked across partitions);
 (c) the same rules as plain vectorized pandas (identical rules computed once).
 The unexpected counts of (a), (b) and (c) are checked to agree. Target: GX / pandas <= 3x.
 """
@@ -45,7 +45,7 @@ def _validate_part(path: str, groups: list[int], suite_path: str) -> tuple:
     import pyarrow.parquet as pq
 
     from veilflow.tasks.data.validation import load_suite, validate_frame
-    from veilflow.tasks.ops.partitions import _keyed_hashes
+    from veilflow.tasks.ops.partition_steps import _keyed_hashes
 
     started = time.perf_counter()
     df = pq.ParquetFile(path).read_row_groups(groups).to_pandas()
@@ -129,7 +129,7 @@ def main() -> int:
     from veilflow.engines.gx import build_gx_context
     from veilflow.tasks.data.io import generate_customers
     from veilflow.tasks.data.validation import load_suite, validate_frame
-    from veilflow.tasks.ops.partitions import merge_validation
+    from veilflow.tasks.ops.partition_merge import merge_validation
 
     t0 = time.perf_counter()
     df = generate_customers(args.rows, seed=42, defect_rate=args.defect_rate)

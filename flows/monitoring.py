@@ -80,8 +80,7 @@ def _trigger_retraining(deployment: str) -> tuple[bool, str, str | None]:
 )
 def monitoring(config: MonitoringConfig = MonitoringConfig()) -> MonitoringResult:
     from veilflow.tasks.data.drift import plot_drift
-    from veilflow.tasks.modeling.candidates import predict_positive
-    from veilflow.tasks.ops.monitoring import apply_drift, drift_markdown, load_version_profile
+    from veilflow.tasks.ops.monitoring import apply_drift, drift_markdown, load_version_profile, prediction_scores
     from veilflow.tasks.ops.scoring import resolve_champion
 
     logger = get_run_logger()
@@ -110,7 +109,7 @@ def monitoring(config: MonitoringConfig = MonitoringConfig()) -> MonitoringResul
         anonymized, audit = t.anonymize_batch(raw, pipe, analyzer, key)
         del raw
         tracking.log_dict(client, run_id, audit, "pii/audit.json")
-        predictions = predict_positive(champion.pipeline, anonymized[ds.feature_columns])
+        predictions = prediction_scores(champion.pipeline, anonymized[ds.feature_columns])
         report = t.compare_drift(
             profile, anonymized, predictions, config.psi_threshold, config.p_value, features=ds.feature_columns
         )

@@ -18,14 +18,8 @@ from veilflow.core.config import ExecutionConfig, PipelineConfig, resolve_path
 from veilflow.core.errors import ConfigError
 from veilflow.engines.secrets import resolve_key
 from veilflow.flows import prefect_tasks as t
-from veilflow.tasks.ops.partitions import (
-    MergedPartitions,
-    MergedScoring,
-    merge_partitions,
-    merge_scored,
-    plan_file_partitions,
-    plan_partitions,
-)
+from veilflow.tasks.ops.partition_merge import MergedPartitions, MergedScoring, merge_partitions, merge_scored
+from veilflow.tasks.ops.partitions import plan_file_partitions, plan_partitions
 
 
 def _flow_api_url() -> str | None:

@@ -6,12 +6,16 @@ Steps upstream of anonymization hold raw PII: they never persist results and nev
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import TypedDict
+from typing import Any, TypedDict
 
-from prefect import task
+from prefect import Task, task
 from prefect.cache_policies import NO_CACHE, CachePolicy
+from prefect.client.schemas.objects import TaskRun
+from prefect.states import State
 
+from veilflow.core.errors import VeilflowError
 from veilflow.tasks.data import drift
 from veilflow.tasks.data import io as data
 from veilflow.tasks.ops import (
@@ -19,7 +23,7 @@ from veilflow.tasks.ops import (
     lifecycle,
     model_audit,
     monitoring,
-    partitions,
+    partition_steps,
     promotion,
     raw_scoring,
     scoring,
@@ -41,13 +45,26 @@ class _Retries(TypedDict):
 
     retries: int
     retry_delay_seconds: list[float]
+    retry_condition_fn: Callable[[Task[Any, Any], TaskRun, State[Any]], bool]
+
+
+def _retry_unless_permanent(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
+    """Retry a transient failure (a tracking server hiccup), never a `VeilflowError`: bad data, a bad config or a
+    missing key fail the same way every time, so retrying only repeats the work and delays the one-line error."""
+    try:
+        state.result()
+    except VeilflowError:
+        return False
+    except Exception:
+        return True
+    return True
 
 
 # Raw data lives only in memory: no result persistence, no cache, no input hashing.
 _RAW: _Storage = {"cache_policy": NO_CACHE, "persist_result": False}
 # Downstream steps still hold frames and engines in memory; nothing of theirs is persisted either.
 _MEM: _Storage = {"cache_policy": NO_CACHE, "persist_result": False}
-_TRACKING_RETRIES: _Retries = {"retries": 2, "retry_delay_seconds": [1, 4]}
+_TRACKING_RETRIES: _Retries = {"retries": 2, "retry_delay_seconds": [1, 4], "retry_condition_fn": _retry_unless_permanent}
 
 load_data = task(name="load-data", description="Load or generate the dataset and fingerprint it.", tags=["raw-pii"], **_RAW)(
     steps.load_data
@@ -69,13 +86,13 @@ process_partition = task(
     description="Read one partition from its source, validate, anonymize and leak-check it; returns anonymized rows and counts.",
     tags=["raw-pii"],
     **_RAW,
-)(partitions.process_partition_here)
+)(partition_steps.process_partition_here)
 score_partition = task(
     name="score-partition",
     description="Read one partition of a batch from its source, validate, anonymize and score its clean rows; returns anonymized rows, predictions and counts.",
     tags=["raw-pii"],
     **_RAW,
-)(partitions.score_partition_here)
+)(partition_steps.score_partition_here)
 validate_anonymized = task(name="validate-anonymized", description="Great Expectations suite on the anonymized data.", **_MEM)(
     steps.run_validation
 )

@@ -161,13 +161,17 @@ def scoring(config: ScoringConfig) -> ScoringResult:
         predictions = predictions.loc[clean.index].reset_index(drop=True)
         write_parquet_atomically(predictions, out_path)
         rows_in, rows_scored, rows_quarantined = len(anonymized), len(predictions), len(quarantined)
-        counts = {
+        counts: dict[str, float] = {
             "rows_in": rows_in,
             "rows_scored": rows_scored,
             "rows_quarantined": rows_quarantined,
-            "positive_rate": float((predictions["prediction"] == 1).mean()),
-            "mean_probability": float(predictions["probability"].mean()),
         }
+        if "probability" in predictions.columns:  # classification (binary: P(positive); multiclass: top class)
+            if not any(str(c).startswith("probability_") for c in predictions.columns):
+                counts["positive_rate"] = float((predictions["prediction"] == 1).mean())
+            counts["mean_probability"] = float(predictions["probability"].mean())
+        else:  # regression
+            counts["mean_prediction"] = float(predictions["prediction"].mean())
         tracking.log_metrics(client, run_id, {**counts, "pii.entities_found": float(audit.get("total_found", 0))})
     except BaseException as exc:
         tracking.end_run(client, run_id, "FAILED", reason=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")

@@ -15,8 +15,8 @@ from prefect.runtime import flow_run
 from prefect.states import Completed
 from pydantic import BaseModel
 
-from veilflow.core.config import PipelineConfig
-from veilflow.core.provenance import code_version
+from veilflow.core.config import PipelineConfig, resolve_path
+from veilflow.core.provenance import CONFIG_FILE_ENV, code_version, inputs_provenance, run_provenance_tags
 from veilflow.core.state import suppression_list_path
 from veilflow.engines import tracking
 from veilflow.engines.gx import build_gx_context
@@ -27,7 +27,7 @@ from veilflow.flows.serving import SERVING_MODEL_CODE
 from veilflow.tasks.data.io import fingerprint_frame
 from veilflow.tasks.ops.model_audit import check_dp_requirements
 from veilflow.tasks.ops.promotion import GateEvidence
-from veilflow.tasks.ops.steps import check_feature_columns
+from veilflow.tasks.ops.steps import check_feature_columns, resolve_label
 from veilflow.tasks.ops.training_steps import candidate_grid, pick_best
 from veilflow.tasks.privacy.leak_scan import index_for_config
 
@@ -45,6 +45,19 @@ class TrainingResult(BaseModel):
     primary_value: float | None = None
     champion_version: str | None = None
     data_fingerprint: str
+
+
+def _input_files(config: PipelineConfig) -> dict[str, Path | None]:
+    """Every file the run reads, by role, resolved as the steps resolve them (for digests and git state)."""
+    ds = config.dataset
+    config_file = os.environ.get(CONFIG_FILE_ENV)
+    return {
+        "config": Path(config_file) if config_file else None,
+        "pii_policy": resolve_path(ds.pii_policy) if ds.pii_policy else None,
+        "raw_suite": resolve_path(ds.raw_suite),
+        "anonymized_suite": resolve_path(ds.anonymized_suite) if ds.anonymized_suite else None,
+        "data": resolve_path(ds.path, Path.cwd()) if ds.source == "file" and ds.path else None,
+    }
 
 
 def _mlflow_run_url(experiment_id: str, run_id: str) -> str:
@@ -65,6 +78,7 @@ def training(config: PipelineConfig) -> Any:
     client = tracking.make_client()
     experiment_id = tracking.ensure_experiment(client, config.registry.experiment, os.environ.get("VEILFLOW_ARTIFACT_ROOT"))
     version = code_version()
+    inputs = inputs_provenance(_input_files(config))
     run_id = tracking.start_run(
         client,
         experiment_id,
@@ -75,14 +89,15 @@ def training(config: PipelineConfig) -> Any:
             "veilflow.config_hash": config.config_hash(),
             "mlflow.source.git.commit": version["commit"],
             "veilflow.code_version": version["commit"],
-            "veilflow.git_dirty": version["dirty"],
             "veilflow.dataset": config.dataset.name,
+            **run_provenance_tags(version, inputs),
         },
     )
     logger.info("MLflow run %s in experiment %s", run_id, experiment_id)
     try:
         tracking.log_params(client, run_id, config.model_dump(mode="json"))
         tracking.log_dict(client, run_id, config.model_dump(mode="json"), "config/pipeline.json")
+        tracking.log_dict(client, run_id, inputs, "provenance/inputs.json")  # role -> path, sha256, git state
         with tempfile.TemporaryDirectory(prefix="veilflow-run-") as tmp:
             out_dir = Path(tmp)
             result = _train(config, client, experiment_id, run_id, out_dir)
@@ -123,6 +138,7 @@ def _train(config: PipelineConfig, client: Any, experiment_id: str, run_id: str,
         t.validate_raw(loaded.frame, ds.raw_suite, "raw", ds.id_column, gx_context, client, run_id, out_dir)
         analyzer = build_analyzer(config.privacy.nlp_model) if ds.pii_policy else None
         anonymized, audit = t.anonymize(loaded.frame, config, analyzer, key, client, run_id)
+        _log_anonymized(audit)
         leak = t.leak_guard(loaded.frame, anonymized, config, client, run_id)
         t.record_membership(loaded.frame, config, key, client, run_id, out_dir)
         # Raw PII values and the key, in memory only, for the leak scan of everything logged (below).
@@ -133,6 +149,13 @@ def _train(config: PipelineConfig, client: Any, experiment_id: str, run_id: str,
         t.validate_anonymized(anonymized, ds.anonymized_suite, "anonymized", ds.id_column, gx_context, client, run_id, out_dir)
 
     check_feature_columns(anonymized, config)
+    # The label's task and classes, resolved from the data (the raw load checked it already): every later
+    # step reads them from the config, and the fitted models carry the mapping.
+    spec = resolve_label(anonymized, config)
+    config = config.with_label_spec(spec)
+    tracking.set_tags(client, run_id, {"veilflow.task": spec.task, "veilflow.primary_metric": config.primary_metric})
+    tracking.log_params(client, run_id, {"veilflow.task": spec.task, "veilflow.n_classes": spec.n_classes})
+    tracking.log_dict(client, run_id, spec.to_dict(), "model/label_classes.json")
     anonymized, risk, audit = t.assess_risk(anonymized, config, audit, client, run_id)
     tracking.log_dataset(client, run_id, anonymized, ds.name, source, fingerprint, context="training")
     # The resume key of every fit starts from what the fits read: the anonymized (and risk-generalised) frame.
@@ -155,21 +178,19 @@ def _train(config: PipelineConfig, client: Any, experiment_id: str, run_id: str,
     logger.info(
         "trained %d candidate(s): %s",
         len(results),
-        ", ".join(
-            f"{r.name} val.{config.training.primary_metric}={r.val_metrics[config.training.primary_metric]:.4f}" for r in results
-        ),
+        ", ".join(f"{r.name} val.{config.primary_metric}={r.val_metrics[config.primary_metric]:.4f}" for r in results),
     )
     reused = [r.name for r in results if r.reused]
     if reused:
         logger.info("resumed: reused %d cached fit(s) from an earlier run of this job: %s", len(reused), ", ".join(reused))
     tracking.set_tags(client, run_id, {"veilflow.reused_steps": ",".join(f"fit-candidate:{n}" for n in reused) or "none"})
-    best = pick_best(results, config.training.primary_metric, require_dp=config.privacy.require_dp)
+    best = pick_best(results, config.primary_metric, require_dp=config.privacy.require_dp)
     tracking.set_tags(client, run_id, {"veilflow.best_candidate": best.name})
     logger.info(
         "best candidate %s (%s=%.4f on validation)",
         best.name,
-        config.training.primary_metric,
-        best.val_metrics[config.training.primary_metric],
+        config.primary_metric,
+        best.val_metrics[config.primary_metric],
     )
 
     evaluation = t.evaluate(best, test, config, client, run_id, out_dir)
@@ -199,8 +220,8 @@ def _train(config: PipelineConfig, client: Any, experiment_id: str, run_id: str,
             experiment_id=experiment_id,
             model_name=config.registry.model_name,
             decision="not-registered",
-            primary_metric=config.training.primary_metric,
-            primary_value=evaluation["metrics"][config.training.primary_metric],
+            primary_metric=config.primary_metric,
+            primary_value=evaluation["metrics"][config.primary_metric],
             data_fingerprint=fingerprint,
         )
     evidence = GateEvidence(
@@ -222,10 +243,27 @@ def _train(config: PipelineConfig, client: Any, experiment_id: str, run_id: str,
         version=decision["version"],
         decision=decision["decision"],
         failed_gates=decision["failed_gates"],
-        primary_metric=config.training.primary_metric,
-        primary_value=evaluation["metrics"][config.training.primary_metric],
+        primary_metric=config.primary_metric,
+        primary_value=evaluation["metrics"][config.primary_metric],
         champion_version=decision["champion_version"],
         data_fingerprint=decision["data_fingerprint"],
+    )
+
+
+def _log_anonymized(audit: dict[str, Any]) -> None:
+    """One step line for anonymization: rows, entities replaced, and the rate on free text (the slow part)."""
+    seconds, rows = float(audit.get("seconds") or 0.0), int(audit.get("rows") or 0)
+    if audit.get("policy") is None:
+        return
+    texts = sum(int(c.get("texts_analyzed") or 0) for c in audit.get("columns", {}).values())
+    rate = f", {rows / seconds:.0f} rows/s" if seconds > 0 else ""
+    get_run_logger().info(
+        "anonymized %d rows in %.1f s%s: %d PII entities replaced, %d distinct texts analyzed",
+        rows,
+        seconds,
+        rate,
+        int(audit.get("total_found") or 0),
+        texts,
     )
 
 
@@ -233,7 +271,8 @@ def _prepare_partitioned(config: PipelineConfig, key: bytes | None, client: Any,
     """Raw validation, anonymization and leak guard per partition (a subflow on the configured runner),
     then the membership index and the leak-scan index from one streaming pass in this process."""
     from veilflow.flows.partitioned import run_partitioned
-    from veilflow.tasks.ops.partitions import partition_source, plan_partitions, record_merged, scan_inputs_in_flow
+    from veilflow.tasks.ops.partition_merge import record_merged
+    from veilflow.tasks.ops.partitions import partition_source, plan_partitions, scan_inputs_in_flow
 
     suppression = suppression_list_path()
     suppression_path = str(suppression) if suppression is not None else None

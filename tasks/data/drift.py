@@ -12,6 +12,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, computed_field
 from scipy import stats
 
+from veilflow.core.plotting import serialized_drawing
+
 PROFILE_SCHEMA_VERSION = 1
 OTHER = "__other__"
 PREDICTION_FEATURE = "__prediction__"
@@ -546,6 +548,7 @@ def _row(
 # ---------------------------------------------------------------- plot
 
 
+@serialized_drawing
 def plot_drift(report: DriftReport, out_path: Path) -> Path:
     """Write a horizontal bar chart of PSI per feature (and predictions) with the threshold line, as PNG.
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from veilflow.core.errors import DataLoadError
+from veilflow.tasks.data.files import load_frame
+
+__all__ = ["load_frame"]  # re-exported: the loaders import it from here
 
 FIRST_NAMES = [
     "James",
@@ -465,82 +467,6 @@ def inject_defects(df: pd.DataFrame, rate: float, seed: int | list[int]) -> pd.D
     return out
 
 
-def load_frame(path: str | Path, max_bytes: int = 2 * 1024**3) -> pd.DataFrame:
-    """Read a CSV or Parquet file into a frame, with one-line errors for every bad input.
-
-    Raises:
-        DataLoadError: missing file, unsupported suffix, empty file, unreadable encoding, or
-            a file larger than `max_bytes`.
-    """
-    p = Path(path)
-    if not p.exists():
-        raise DataLoadError(f"input file not found: {p}")
-    if not p.is_file():
-        raise DataLoadError(f"input path is not a file: {p}")
-    size = p.stat().st_size
-    if size == 0:
-        raise DataLoadError(f"input file is empty: {p}")
-    if size > max_bytes:
-        raise DataLoadError(f"input file is {size} bytes, over the {max_bytes}-byte limit: {p}")
-    suffix = p.suffix.lower()
-    if suffix in {".csv", ".txt"}:
-        _check_csv_header(p)
-    try:
-        if suffix in {".parquet", ".pq"}:
-            df = pd.read_parquet(p)
-        elif suffix in {".csv", ".txt"}:
-            df = pd.read_csv(p, encoding="utf-8", encoding_errors="strict", dtype={"zip_code": str})
-        else:
-            raise DataLoadError(f"unsupported input format '{suffix}' (use .csv or .parquet): {p}")
-    except UnicodeDecodeError:
-        offset, line = _first_invalid_utf8(p)
-        raise DataLoadError(f"input file is not valid UTF-8 (first bad byte at offset {offset}, line {line}): {p}") from None
-    except pd.errors.EmptyDataError:
-        raise DataLoadError(f"input file has no columns: {p}") from None
-    except pd.errors.ParserError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataLoadError(f"input file could not be parsed ({first}): {p}") from None
-    except DataLoadError:
-        raise
-    except Exception as exc:  # pyarrow raises many types for corrupt files
-        raise DataLoadError(f"input file could not be read ({type(exc).__name__}): {p}") from None
-    if len(df) == 0:
-        raise DataLoadError(f"input file has a header but no rows: {p}")
-    return df
-
-
-def _check_csv_header(p: Path) -> None:
-    """Refuse a CSV whose header line is split by another delimiter (it would parse as one column or not at all)."""
-    with p.open("rb") as fh:
-        header = fh.readline(1024 * 1024).decode("utf-8", errors="replace")
-    if "," in header:
-        return
-    for sep, name in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
-        if sep in header:
-            raise DataLoadError(f"input file's header is {name}-delimited, expected commas: {p}")
-
-
-def _first_invalid_utf8(p: Path, chunk: int = 1 << 20) -> tuple[int, int]:
-    """(byte offset, 1-based line) of the first byte that is not valid UTF-8; pandas reports chunk-relative offsets."""
-    import codecs
-
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    offset, lines = 0, 0
-    with p.open("rb") as fh:
-        while block := fh.read(chunk):
-            try:
-                decoder.decode(block)
-            except UnicodeDecodeError as exc:
-                # exc.start counts from the start of the decoder's buffer (pending bytes + block).
-                pending = len(exc.object) - len(block)
-                bad = offset - pending + exc.start
-                lines += exc.object[: exc.start].count(b"\n")
-                return bad, lines + 1
-            lines += block.count(b"\n")
-            offset += len(block)
-    return offset, lines + 1
-
-
 def _names(columns: list[str], limit: int = 10) -> str:
     shown = ", ".join(f"'{c}'" for c in columns[:limit])
     return shown + (f" (+{len(columns) - limit} more)" if len(columns) > limit else "")
@@ -558,6 +484,7 @@ def check_frame(
     text: list[str],
     max_text_chars: int,
     extra_columns: str = "reject",
+    whole: bool = True,
 ) -> pd.DataFrame:
     """Check a raw frame against what the config needs before anything costly runs on it.
 
@@ -575,6 +502,8 @@ def check_frame(
         text: free-text columns whose cells may not exceed `max_text_chars`.
         max_text_chars: the longest text cell accepted (bounds the cost of PII detection).
         extra_columns: ``"reject"`` extra columns, or ``"drop"`` them.
+        whole: `df` is the whole input; False for a sample (pre-flight), where "entirely null" and the label's
+            class count cannot be judged and are skipped (every other check holds for any subset of rows).
 
     Returns:
         The frame, without extra columns when `extra_columns` is ``"drop"``.
@@ -603,7 +532,7 @@ def check_frame(
                 f"column '{col}' in {source} has {too_long} cell(s) over the {max_text_chars}-character limit "
                 f"(longest {int(lengths.max())}; see dataset.max_text_chars)"
             )
-    for col in [label, *features]:
+    for col in [label, *features] if whole else []:
         if col in out.columns and out[col].isna().all():
             raise DataLoadError(f"column '{col}' in {source} is entirely null ({n} rows)")
     for col in numeric:
@@ -622,7 +551,7 @@ def check_frame(
                 f"column '{col}' in {source} holds {infinite} infinite value(s) (±inf is never a valid measurement)"
             )
     classes = int(out[label].dropna().nunique())
-    if classes < 2:
+    if whole and classes < 2:
         raise DataLoadError(f"label column '{label}' in {source} has {classes} class(es); training needs 2")
     return out
 

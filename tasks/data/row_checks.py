@@ -225,14 +225,9 @@ def _outcome(check: RowCheck, rows: int, considered: int, unexpected: int) -> Ex
     else:
         success = (float(considered) - float(unexpected)) / float(considered) >= check.mostly
     percent = unexpected / considered * 100 if rows > 0 and considered > 0 else None
-    return ExpectationOutcome(
-        key=spec.key,
-        type=spec.type,
-        column=spec.column,
-        critical=spec.critical,
-        why=spec.why,
-        mostly=spec.mostly,
-        success=success,
+    return ExpectationOutcome.of(
+        spec,
+        success,
         element_count=rows,
         unexpected_count=unexpected,
         unexpected_percent=percent,
@@ -299,27 +294,8 @@ def validate_suite(frame: pd.DataFrame, compiled: CompiledSuite, context: Any) -
         seconds += gx_report.seconds
     ordered = [outcomes[s.key] for s in suite.specs]
     failing_rows = {s.key: failing[s.key] for s in suite.specs if failing.get(s.key)}
-    critical_keys = {s.key for s in suite.specs if s.critical}
-    critical_failures = [o.key for o in ordered if o.critical and not o.success]
-    warnings = [o.key for o in ordered if not o.critical and not o.success]
-    flagged = set().union(*failing_rows.values()) if failing_rows else set()
-    flagged_critical = set().union(*(v for k, v in failing_rows.items() if k in critical_keys))
-    report = ValidationReport(
-        suite_name=suite.name,
-        row_count=len(local),
-        column_count=local.shape[1],
-        evaluated=len(ordered),
-        successful=sum(o.success for o in ordered),
-        success=all(o.success for o in ordered),
-        critical_success=not critical_failures,
-        critical_failures=critical_failures,
-        warnings=warnings,
-        rows_flagged=len(flagged),
-        rows_flagged_critical=len(flagged_critical),
-        seconds=round(seconds, 3),
-        expectations=ordered,
-        failing_rows=failing_rows,
-        failing_ids={},
+    report = ValidationReport.from_outcomes(
+        suite.name, ordered, failing_rows, rows=len(local), columns=local.shape[1], seconds=round(seconds, 3)
     )
     log.debug(
         "row checks: %d rows, %d compiled checks, %d left to GX, %d rows flagged (%.3f s)",

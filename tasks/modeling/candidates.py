@@ -14,15 +14,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import log_loss
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.metrics import log_loss, mean_squared_error
 from sklearn.pipeline import Pipeline
 
 from veilflow.core.config import DP_KINDS
 from veilflow.tasks.modeling.dp_models import DPLogisticRegression, DPTorchMLPClassifier, _DPClassifier
 from veilflow.tasks.modeling.preprocessing import build_preprocessor
-from veilflow.tasks.modeling.torch_model import _PREDICT_BATCH, TorchTabularClassifier
+from veilflow.tasks.modeling.torch_model import _PREDICT_BATCH, TorchTabularClassifier, TorchTabularRegressor
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,11 @@ def _check_columns(frame: pd.DataFrame, columns: Sequence[str], where: str) -> N
         raise ValueError(f"{where}: column(s) {missing} missing")
 
 
-def _estimator(kind: str, params: dict[str, Any], seed: int) -> BaseEstimator:
+def _estimator(kind: str, params: dict[str, Any], seed: int, task: str = "binary") -> BaseEstimator:
+    if task == "regression":
+        return _regressor(kind, params, seed)
+    if kind in DP_KINDS and task != "binary":
+        raise ValueError(f"train_candidate: kind {kind} supports binary labels only, not {task}")
     if kind == "logistic_regression":
         est: BaseEstimator = LogisticRegression(max_iter=1000, random_state=seed)
         seed_key = "random_state"
@@ -115,6 +119,30 @@ def _estimator(kind: str, params: dict[str, Any], seed: int) -> BaseEstimator:
         raise ValueError(f"train_candidate: unknown parameter(s) {unknown} for {kind}")
     if seed_key in params:
         raise ValueError(f"train_candidate: set the seed through the seed argument, not params['{seed_key}']")
+    return est.set_params(**params)
+
+
+def _regressor(kind: str, params: dict[str, Any], seed: int) -> BaseEstimator:
+    """Regression counterparts: logistic_regression -> Ridge (a given `C` maps to alpha = 1 / (2C), scikit-learn's
+    stated equivalence), hist_gradient_boosting -> HistGradientBoostingRegressor (squared error), torch_mlp ->
+    TorchTabularRegressor (a linear output on mean squared error)."""
+    params = dict(params)
+    if kind == "logistic_regression":
+        if "C" in params:
+            params["alpha"] = 1.0 / (2.0 * float(params.pop("C")))
+        est: BaseEstimator = Ridge(random_state=seed)
+    elif kind == "hist_gradient_boosting":
+        est = HistGradientBoostingRegressor(random_state=seed)
+    elif kind == "torch_mlp":
+        est = TorchTabularRegressor(seed=seed)
+    else:
+        raise ValueError(f"train_candidate: kind {kind} supports binary labels only, not regression")
+    valid = est.get_params(deep=False)
+    unknown = sorted(k for k in params if k not in valid)
+    if unknown:
+        raise ValueError(f"train_candidate: unknown parameter(s) {unknown} for {kind} (regression)")
+    if "random_state" in params or (kind == "torch_mlp" and "seed" in params):
+        raise ValueError("train_candidate: set the seed through the seed argument, not params")
     return est.set_params(**params)
 
 
@@ -142,9 +170,30 @@ def dp_summary(est: Any) -> dict[str, Any] | None:
 
 
 def _loss_history(est: BaseEstimator, Xt: Any, y: np.ndarray, Xv: Any, yv: np.ndarray) -> list[dict[str, Any]]:
-    """Per-iteration train/val log loss for boosting; one entry (the converged fit) for linear models."""
-    labels = est.classes_
+    """Per-iteration train/val log loss for boosting; one entry (the converged fit) for linear models.
+
+    Regression: mean squared error instead of log loss.
+    """
     has_val = Xv is not None and len(yv) > 0
+    if not hasattr(est, "classes_"):
+
+        def _mse(y_true: np.ndarray, pred: np.ndarray) -> float:
+            return float(mean_squared_error(y_true, pred))
+
+        if isinstance(est, HistGradientBoostingRegressor):
+            val_iter = est.staged_predict(Xv) if has_val else itertools.repeat(None)
+            return [
+                {"epoch": i, "train_loss": _mse(y, pt), "val_loss": _mse(yv, pv) if pv is not None else math.nan}
+                for i, (pt, pv) in enumerate(zip(est.staged_predict(Xt), val_iter), start=1)
+            ]
+        return [
+            {
+                "epoch": 1,
+                "train_loss": _mse(y, est.predict(Xt)),
+                "val_loss": _mse(yv, est.predict(Xv)) if has_val else math.nan,
+            }
+        ]
+    labels = est.classes_
 
     def _ll(y_true: np.ndarray, proba: np.ndarray) -> float:
         return float(log_loss(y_true, np.clip(proba, _EPS, 1 - _EPS), labels=labels))
@@ -197,6 +246,8 @@ def train_candidate(
     seed: int,
     text_max_features: int = 2000,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    task: str = "binary",
+    label_spec: dict[str, Any] | None = None,
 ) -> TrainedCandidate:
     """Fit one candidate model on the training split (preprocessing included) and return it.
 
@@ -218,6 +269,10 @@ def train_candidate(
         seed: random seed for everything random in the fit.
         text_max_features: TF-IDF vocabulary bound (gradient boosting caps it at HGB_TEXT_MAX_FEATURES).
         on_epoch: called with {"epoch", "train_loss", "val_loss"} per epoch/iteration.
+        task: "binary", "multiclass" (label encoded 0..k-1) or "regression" (numeric label; Ridge /
+            HistGradientBoostingRegressor). The PyTorch and DP kinds take binary labels only.
+        label_spec: the label mapping (`LabelSpec.to_dict()`), kept on the fitted pipeline as `veilflow_label_` so
+            the model itself says what its outputs mean (scoring returns original labels from it).
 
     Returns:
         A `TrainedCandidate` whose `model.predict_proba(frame)` takes raw anonymized frames.
@@ -239,7 +294,7 @@ def train_candidate(
         raise ValueError(f"train_candidate: label '{label}' has {int(y.isna().sum())} missing values in train")
     if y.nunique() < 2:
         raise ValueError(f"train_candidate: label '{label}' has a single class in train")
-    estimator = _estimator(kind, dict(params), seed)
+    estimator = _estimator(kind, dict(params), seed, task)
     dense = kind == "hist_gradient_boosting"
     max_text = min(text_max_features, HGB_TEXT_MAX_FEATURES) if dense else text_max_features
     preprocess = build_preprocessor(numeric, categorical, text, max_text, dense=dense)
@@ -276,6 +331,7 @@ def train_candidate(
     model = Pipeline([("preprocess", preprocess), ("estimator", estimator)])
     # Aggregates only: the neutral row that reason codes compare each prediction against.
     model.veilflow_reference_ = training_reference(train, numeric, categorical, text)
+    model.veilflow_label_ = dict(label_spec) if label_spec else {"column": label, "task": task, "classes": []}
     log.info("trained %s on %d rows x %d features in %.2fs (%s)", kind, Xt.shape[0], Xt.shape[1], fit_seconds, device)
     return TrainedCandidate(
         kind=kind,
@@ -323,3 +379,54 @@ def _positive(proba: Any) -> np.ndarray:
     if arr.ndim == 1:
         return arr.copy()
     raise ValueError(f"predict_positive: expected (n, 2) probabilities, got shape {arr.shape}")
+
+
+def model_task(model: Any) -> str:
+    """The task a fitted veilflow pipeline (or a wrapper holding one as `pipeline`) was trained for.
+
+    Read from the pipeline's label spec (`veilflow_label_`); a model without one (trained before task types
+    existed) is binary.
+    """
+    if not hasattr(model, "veilflow_label_") and hasattr(getattr(model, "pipeline", None), "veilflow_label_"):
+        model = model.pipeline
+    spec = getattr(model, "veilflow_label_", None)
+    if isinstance(spec, dict) and spec.get("task") in ("binary", "multiclass", "regression"):
+        return str(spec["task"])
+    return "regression" if not hasattr(model, "predict_proba") and hasattr(model, "predict") else "binary"
+
+
+def predict_output(model: Any, frame: pd.DataFrame, task: str | None = None) -> np.ndarray:
+    """The model's output per task: binary P(positive) (n,), multiclass probabilities (n, k), regression values (n,).
+
+    Accepts what `predict_positive` accepts (a pipeline, the pyfunc wrapper, a loaded pyfunc model).
+
+    Raises:
+        ValueError: a missing feature column, or an output of the wrong shape for the task.
+    """
+    if not hasattr(model, "predict_proba") and hasattr(getattr(model, "pipeline", None), "predict"):
+        model = model.pipeline
+    task = task or model_task(model)
+    if task == "binary":
+        return predict_positive(model, frame)
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        _check_columns(frame, list(names), "predict_output")
+    if task == "multiclass":
+        predict = model.predict_proba if hasattr(model, "predict_proba") else model.predict
+    else:
+        predict = model.predict
+    parts = [np.asarray(predict(frame.iloc[i : i + _SCORE_CHUNK]), dtype=np.float64) for i in range(0, len(frame), _SCORE_CHUNK)]
+    if not parts:
+        return np.empty((0,) if task == "regression" else (0, 0), dtype=np.float64)
+    out = np.concatenate(parts)
+    if task == "multiclass" and out.ndim != 2:
+        raise ValueError(f"predict_output: expected (n, k) probabilities, got shape {out.shape}")
+    if task == "regression":
+        out = out.reshape(len(out), -1)[:, 0] if out.ndim == 2 else out
+    return out
+
+
+def top_score(output: np.ndarray, task: str) -> np.ndarray:
+    """One number per row for drift and summaries: P(positive), the top-class probability, or the predicted value."""
+    arr = np.asarray(output, dtype=np.float64)
+    return arr.max(axis=1) if task == "multiclass" and arr.ndim == 2 else arr

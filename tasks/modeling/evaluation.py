@@ -25,6 +25,15 @@ METRIC_DIRECTION: dict[str, Literal["higher", "lower"]] = {
     "ece": "lower",
 }
 METRIC_NAMES: tuple[str, ...] = tuple(METRIC_DIRECTION)
+# The other tasks' metrics (`task_metrics`); `metric_direction` reads both tables.
+TASK_METRIC_DIRECTION: dict[str, Literal["higher", "lower"]] = {
+    **METRIC_DIRECTION,
+    "f1_macro": "higher",  # multiclass
+    "roc_auc_ovr": "higher",
+    "rmse": "lower",  # regression
+    "mae": "lower",
+    "r2": "higher",
+}
 ECE_BINS = 10
 # Metrics that need both classes present in y_true to be defined at all.
 _NEEDS_BOTH_CLASSES = {"roc_auc", "pr_auc"}
@@ -39,9 +48,9 @@ def metric_direction(metric: str) -> Literal["higher", "lower"]:
         ValueError: for a metric veilflow does not know.
     """
     try:
-        return METRIC_DIRECTION[metric]
+        return TASK_METRIC_DIRECTION[metric]
     except KeyError:
-        raise ValueError(f"unknown metric '{metric}' (known: {', '.join(METRIC_NAMES)})") from None
+        raise ValueError(f"unknown metric '{metric}' (known: {', '.join(TASK_METRIC_DIRECTION)})") from None
 
 
 def _check_inputs(y_true: Any, y_prob: Any, threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
@@ -450,7 +459,11 @@ def perturb_frame(
     return out
 
 
-def _score(metric: str, y: np.ndarray, p: Any, threshold: float) -> float:
+def _score(metric: str, y: np.ndarray, p: Any, threshold: float, task: str = "binary") -> float:
+    if task != "binary":
+        from veilflow.tasks.modeling.task_metrics import compute_task_metrics
+
+        return compute_task_metrics(task, y, p)[metric]
     return compute_metrics(y, p, threshold)[metric]
 
 
@@ -465,6 +478,7 @@ def robustness_report(
     noise_scale: float = 0.1,
     token_drop: float = 0.1,
     threshold: float = 0.5,
+    task: str = "binary",
 ) -> dict[str, Any]:
     """How much a metric degrades when numeric features get noise and text loses tokens.
 
@@ -477,6 +491,9 @@ def robustness_report(
         seed: randomness of the perturbations.
         metric: one of `METRIC_NAMES`.
         noise_scale, token_drop, threshold: see `perturb_frame` / `compute_metrics`.
+        task: "binary" (predict_fn gives P(positive)), "multiclass" ((n, k) probabilities) or "regression"
+            (predictions); the metric is the task's (see `compute_task_metrics`). A regression rmse / mae drop
+            is relative (increase / unperturbed value), since those metrics carry the label's unit.
 
     Returns:
         {"metric", "base", "perturbed_numeric", "perturbed_text", "drop_numeric", "drop_text", "max_drop"}.
@@ -488,15 +505,19 @@ def robustness_report(
         ValueError: invalid inputs, or predict_fn returning the wrong number of probabilities.
     """
     direction = metric_direction(metric)
-    y, _ = _check_inputs(y_true, np.zeros(len(pd.Series(y_true))), threshold)
+    if task == "binary":
+        y, _ = _check_inputs(y_true, np.zeros(len(pd.Series(y_true))), threshold)
+    else:
+        y = np.asarray(y_true, dtype="float64").ravel()
     if len(frame) != len(y):
         raise ValueError(f"frame and y_true differ in length ({len(frame)} vs {len(y)})")
 
     def scored(f: pd.DataFrame, what: str) -> float:
-        probs = np.asarray(predict_fn(f), dtype="float64").ravel()
+        out = np.asarray(predict_fn(f), dtype="float64")
+        probs = out if task == "multiclass" else out.ravel()
         if len(probs) != len(f):
             raise ValueError(f"predict_fn returned {len(probs)} probabilities for {len(f)} rows ({what})")
-        return _score(metric, y, probs, threshold)
+        return _score(metric, y, probs, threshold, task)
 
     base = scored(frame, "base")
     report: dict[str, Any] = {"metric": metric, "base": base}
@@ -507,7 +528,11 @@ def robustness_report(
             continue
         value = scored(perturb_frame(frame, cols, txt, seed, noise_scale, token_drop), f"perturbed {key}")
         report[f"perturbed_{key}"] = value
-        report[f"drop_{key}"] = base - value if direction == "higher" else value - base
+        drop = base - value if direction == "higher" else value - base
+        if task == "regression" and metric in ("rmse", "mae"):
+            # In the label's unit: as a share of the unperturbed error, so one max_robustness_drop fits every label.
+            drop = drop / base if base > 0 else drop
+        report[f"drop_{key}"] = drop
     drops = [d for d in (report["drop_numeric"], report["drop_text"]) if d is not None]
     report["max_drop"] = max(drops) if drops else None
     return report

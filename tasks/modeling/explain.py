@@ -18,16 +18,18 @@ from sklearn.ensemble import (
     ExtraTreesClassifier,
     GradientBoostingClassifier,
     HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
     RandomForestClassifier,
 )
-from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.linear_model import LogisticRegression, Ridge, SGDClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 from sklearn.tree import DecisionTreeClassifier
 
-from veilflow.tasks.modeling.candidates import _SCORE_CHUNK, TrainedCandidate, _positive, predict_positive
+from veilflow.core.plotting import serialized_drawing
+from veilflow.tasks.modeling.candidates import _SCORE_CHUNK, TrainedCandidate, _positive, predict_output
 from veilflow.tasks.modeling.dp_models import DPLogisticRegression, DPTorchMLPClassifier
-from veilflow.tasks.modeling.torch_model import TorchTabularClassifier
+from veilflow.tasks.modeling.torch_model import TorchTabularClassifier, TorchTabularRegressor
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +39,12 @@ _TREES = (
     RandomForestClassifier,
     ExtraTreesClassifier,
     DecisionTreeClassifier,
+    HistGradientBoostingRegressor,
 )
-_LINEAR = (LogisticRegression, SGDClassifier)
+_LINEAR = (LogisticRegression, SGDClassifier, Ridge)
 # PyTorch estimators with `build_module()`: Captum attributes their logit (the DP ones are trained with DP-SGD,
 # explained like any other torch model; DP-SGD's noise makes no difference to the attribution itself).
-_TORCH = (TorchTabularClassifier, DPTorchMLPClassifier, DPLogisticRegression)
+_TORCH = (TorchTabularClassifier, TorchTabularRegressor, DPTorchMLPClassifier, DPLogisticRegression)
 # The model-agnostic explainer costs (2 x features + 1) x background predictions per row: bound both.
 _GENERIC_MAX_ROWS = 200
 _GENERIC_BACKGROUND = 50
@@ -80,8 +83,8 @@ class Explanation:
 def _pipeline_of(trained_or_model: Any) -> Pipeline:
     model = trained_or_model.model if isinstance(trained_or_model, TrainedCandidate) else trained_or_model
     model = getattr(model, "pipeline", model)  # veilflow's pyfunc wrapper keeps the pipeline here
-    if not isinstance(model, Pipeline) or not hasattr(model, "predict_proba"):
-        raise ValueError(f"expected a fitted sklearn Pipeline with predict_proba, got {type(model).__name__}")
+    if not isinstance(model, Pipeline) or not hasattr(model, "predict"):
+        raise ValueError(f"expected a fitted sklearn Pipeline, got {type(model).__name__}")
     return model
 
 
@@ -156,11 +159,30 @@ def _dense(X: Any) -> np.ndarray:
 # ---------------------------------------------------------------- global explanations
 
 
+def _n_classes(est: Any) -> int:
+    """2 for binary, k for multiclass, 0 for a regressor (no classes)."""
+    return len(getattr(est, "classes_", ())) if hasattr(est, "predict_proba") else 0
+
+
+def _predicted_class_values(values: np.ndarray, est: Any, Xt: Any) -> np.ndarray:
+    """Multiclass SHAP values (rows x columns x classes, or one array per class): each row's predicted class.
+
+    veilflow explains a multiclass model for the class it predicts, globally and in reason codes alike."""
+    if values.ndim == 3 and values.shape[0] == Xt.shape[0]:
+        per_class = values
+    else:
+        per_class = np.moveaxis(values, 0, -1)
+    target = np.asarray(est.predict_proba(Xt)).argmax(axis=1)
+    return per_class[np.arange(per_class.shape[0]), :, target]
+
+
 def _shap_tree(est: Any, Xt: Any) -> np.ndarray:
     import shap
 
     values = shap.TreeExplainer(est).shap_values(_dense(Xt), check_additivity=False)
     values = np.asarray(values)
+    if values.ndim == 3 and _n_classes(est) > 2:
+        return _predicted_class_values(values, est, Xt)
     # Some tree models return one array per class (or a trailing class axis): keep the positive class.
     if values.ndim == 3:
         values = values[..., 1] if values.shape[-1] == 2 else values[1]
@@ -171,7 +193,8 @@ def _shap_linear(est: Any, Xt: Any) -> np.ndarray:
     import shap
 
     explainer = shap.LinearExplainer(est, shap.maskers.Independent(Xt, max_samples=Xt.shape[0]))
-    return np.asarray(explainer.shap_values(Xt))
+    values = np.asarray(explainer.shap_values(Xt))
+    return _predicted_class_values(values, est, Xt) if values.ndim == 3 and _n_classes(est) > 2 else values
 
 
 def _captum_ig(est: Any, Xt: Any) -> np.ndarray:
@@ -184,8 +207,13 @@ def _captum_ig(est: Any, Xt: Any) -> np.ndarray:
     baseline = x.mean(dim=0, keepdim=True)
     with torch.no_grad():
         width = module(baseline).shape
-    # One logit per row: (n,) for the MLP candidate, (n, 1) for the DP modules (column 0 is the positive class's).
-    target = 0 if len(width) == 2 else None
+    # One logit per row: (n,) for the MLP candidate, (n, 1) for the DP modules (column 0 is the positive class's);
+    # k logits for a multiclass MLP: each row is attributed for the class it predicts.
+    if len(width) == 2 and width[1] > 1:
+        with torch.no_grad():
+            target: Any = module(x).argmax(dim=1)
+    else:
+        target = 0 if len(width) == 2 else None
     # Integrated gradients are deterministic (a fixed Riemann path), so no seed is involved.
     attr = IntegratedGradients(module).attribute(
         x, baselines=baseline, target=target, n_steps=_IG_STEPS, internal_batch_size=max(len(x), 1)
@@ -220,6 +248,7 @@ def _shap_generic(pipeline: Pipeline, sample: pd.DataFrame, features: list[str],
     return np.asarray(explainer(codes, max_evals=2 * len(features) + 1, silent=True).values)
 
 
+@serialized_drawing
 def _plots(
     group_values: np.ndarray,
     table: pd.DataFrame,
@@ -441,12 +470,29 @@ def _reference(pipeline: Pipeline, features: list[str], source: pd.DataFrame | N
     return ref
 
 
-def _margin(est: Any, X: Any) -> np.ndarray:
-    """Log-odds of the positive class (decision_function where the estimator has one)."""
+def _target(est: Any, X: Any) -> np.ndarray | None:
+    """Multiclass: each row's predicted class (its reason codes explain that class); None otherwise."""
+    return np.asarray(est.predict_proba(X)).argmax(axis=1) if _n_classes(est) > 2 else None
+
+
+def _margin(est: Any, X: Any, target: np.ndarray | None = None) -> np.ndarray:
+    """Log-odds of the positive class (decision_function where the estimator has one); for a multiclass model
+    the log-odds of class `target` per row; for a regressor the prediction itself."""
+    if _n_classes(est) == 0:
+        return np.asarray(est.predict(X), dtype=np.float64).ravel()
+    if target is not None:
+        proba = np.asarray(est.predict_proba(X), dtype=np.float64)
+        p = np.clip(proba[np.arange(len(proba)), target], _EPS, 1 - _EPS)
+        return np.log(p / (1 - p))
     if hasattr(est, "decision_function"):
         return np.asarray(est.decision_function(X), dtype=np.float64).ravel()
     p = np.clip(np.asarray(est.predict_proba(X))[:, 1], _EPS, 1 - _EPS)
     return np.log(p / (1 - p))
+
+
+def _margin_for(est: Any, X: Any, target: np.ndarray | None) -> np.ndarray:
+    """`_margin`, with the class argument only where there is one (binary and regression calls stay two-argument)."""
+    return _margin(est, X) if target is None else _margin(est, X, target)
 
 
 def _replace_block(Xt: Any, idx: np.ndarray, ref_row: Any) -> Any:
@@ -511,15 +557,17 @@ def _stacks(pipeline: Pipeline) -> bool:
 
 def _occluded(est: Any, Xt: Any, ref_t: Any, groups: dict[str, np.ndarray], features: list[str], stacked: bool) -> np.ndarray:
     """Contributions (rows x features) of one transformed chunk: stacked in one model call, or one per feature."""
+    target = _target(est, Xt)
     if stacked:
         if sp.issparse(Xt):
             stack = _occluded_csr(Xt, [groups[f] for f in features], ref_t)
         else:
             stack = np.concatenate([Xt, *(_replace_block(Xt, groups[f], ref_t) for f in features)])
-        margins, m = _margin(est, stack), Xt.shape[0]
+        tiled = np.tile(target, len(features) + 1) if target is not None else None
+        margins, m = _margin_for(est, stack, tiled), Xt.shape[0]
         return (margins[:m] - margins[m:].reshape(len(features), m)).T
-    base = _margin(est, Xt)
-    return np.column_stack([base - _margin(est, _replace_block(Xt, groups[f], ref_t)) for f in features])
+    base = _margin_for(est, Xt, target)
+    return np.column_stack([base - _margin_for(est, _replace_block(Xt, groups[f], ref_t), target) for f in features])
 
 
 def occlusion_contributions(
@@ -566,11 +614,12 @@ def occlusion_contributions(
         if fast:
             contrib[rows] = _occluded(est, Xt, ref_t, groups, features, stacked)
         else:
-            base = _margin(pipeline, part)
+            target = _target(pipeline, part)
+            base = _margin_for(pipeline, part, target)
             for j, f in enumerate(features):
                 occluded = part.copy()
                 occluded[f] = [ref[f]] * len(part)
-                contrib[rows, j] = base - _margin(pipeline, occluded)
+                contrib[rows, j] = base - _margin_for(pipeline, occluded, target)
     return pd.DataFrame(contrib, columns=features, index=frame.index)
 
 
@@ -631,7 +680,7 @@ def _ranked(values: np.ndarray, names: np.ndarray, index: pd.Index, top_k: int) 
 
 
 def predict_with_reason_codes(trained_or_model: Any, frame: pd.DataFrame, top_k: int = 3) -> tuple[np.ndarray, pd.DataFrame]:
-    """`(predict_positive(model, frame), reason_codes(model, frame, top_k))`, to the last bit, with one
+    """`(predict_output(model, frame), reason_codes(model, frame, top_k))`, to the last bit, with one
     transform of a frame that is one chunk of both (a served request): the estimator gets the matrix
     `predict_proba` would give it (rows are transformed on their own). Larger frames take the two calls."""
     if top_k < 1:
@@ -642,12 +691,16 @@ def predict_with_reason_codes(trained_or_model: Any, frame: pd.DataFrame, top_k:
     stacked = _stacks(pipeline)
     single = min(_SCORE_CHUNK, max(1, _CHUNK // (len(features) + 1)) if stacked else _CHUNK)
     if not 0 < len(frame) <= single:
-        return predict_positive(pipeline, frame), reason_codes(pipeline, frame, top_k=top_k)
+        return predict_output(pipeline, frame), reason_codes(pipeline, frame, top_k=top_k)
     est = pipeline.steps[-1][1]
     ref = _reference(pipeline, features, None)
     X = frame[features]
     both = pipeline[:-1].transform(pd.concat([X, pd.DataFrame({f: [ref[f]] for f in features})], ignore_index=True))
     Xt, ref_t = both[: len(X)], both[len(X) :]
-    probabilities = _positive(est.predict_proba(Xt))
+    k = _n_classes(est)
+    if k == 0:
+        probabilities = np.asarray(est.predict(Xt), dtype=np.float64).ravel()
+    else:
+        probabilities = _positive(est.predict_proba(Xt)) if k == 2 else np.asarray(est.predict_proba(Xt), dtype=np.float64)
     contrib = _occluded(est, Xt, ref_t, dict(feature_groups(pipeline)), features, stacked)
     return probabilities, _ranked(contrib, np.asarray(features, dtype=object), frame.index, top_k)

@@ -84,10 +84,12 @@ def _fmt(x: float) -> str:
 def _holds(value: float, op: str, bound: float) -> bool:
     if math.isnan(value) or math.isnan(bound):
         return False
+    if op == ">":
+        return value > bound
     return value >= bound if op == ">=" else value <= bound
 
 
-def _bound_gate(name: str, value: float | None, op: Literal[">=", "<="], bound: float, what: str) -> GateResult:
+def _bound_gate(name: str, value: float | None, op: Literal[">=", "<=", ">"], bound: float, what: str) -> GateResult:
     if value is None:
         return GateResult(name=name, passed=False, threshold=bound, op=op, detail=f"{what} missing")
     value = float(value)
@@ -121,8 +123,19 @@ def evaluate_gates(
     require_mia: bool = False,
     dp: Mapping[str, Any] | None = None,
     require_dp: bool = False,
+    task: str = "binary",
+    floors: Mapping[str, float] | None = None,
+    fairness_gaps: Mapping[str, float | None] | None = None,
+    baseline_accuracy: float | None = None,
 ) -> GateDecision:
     """Evaluate every promotion gate; all are recorded even after one fails.
+
+    Per task (`task`): the floors and the primary metric are the task's (`floors` overrides `gates.floors`, e.g.
+    the task's defaults from `PipelineConfig.floors`); `baseline.accuracy` (multiclass, when `baseline_accuracy`
+    is given) requires accuracy above the majority-class rate of the held-out set; `calibration` reads the
+    binary ECE or the multiclass top-label ECE, and is recorded as not applicable for regression. With
+    `fairness_gaps` (attribute -> gap), one `fairness.<attribute>` gate per sensitive attribute replaces the
+    single `fairness` gate.
 
     Gates: `floor.<metric>` for each configured floor (a ceiling for lower-is-better metrics such as
     log_loss, brier, ece); `regression.<primary>` (the candidate may be worse than the champion, re-scored
@@ -167,9 +180,13 @@ def evaluate_gates(
     primary_dir = metric_direction(primary_metric)
     results: list[GateResult] = []
 
-    for metric, floor in gates.floors.items():
+    floor_map = dict(floors) if floors is not None else dict(gates.floors if gates.floors is not None else {"roc_auc": 0.6})
+    for metric, floor in floor_map.items():
         op: Literal[">=", "<="] = ">=" if metric_direction(metric) == "higher" else "<="
         results.append(_bound_gate(f"floor.{metric}", candidate_metrics.get(metric), op, float(floor), metric))
+    if baseline_accuracy is not None:
+        gate = _bound_gate("baseline.accuracy", candidate_metrics.get("accuracy"), ">", float(baseline_accuracy), "accuracy")
+        results.append(gate.model_copy(update={"detail": f"{gate.detail} (majority-class rate)"}))
 
     reg_name = f"regression.{primary_metric}"
     cand = candidate_metrics.get(primary_metric)
@@ -188,12 +205,16 @@ def evaluate_gates(
         detail = f"{gate.detail} (champion {_fmt(champ)}, allowed regression {_fmt(gates.max_regression)})"
         results.append(gate.model_copy(update={"detail": detail}))
 
-    if gates.max_fairness_gap is None:
-        results.append(_skip("fairness", "disabled"))
-    elif fairness_gap is None:
-        results.append(_skip("fairness", "not measured", gates.max_fairness_gap))
-    else:
-        results.append(_bound_gate("fairness", fairness_gap, "<=", gates.max_fairness_gap, "fairness gap"))
+    fairness = dict(fairness_gaps) if fairness_gaps else {"": fairness_gap}
+    for attribute, gap in fairness.items():
+        fname = f"fairness.{attribute}" if attribute else "fairness"
+        what = f"{attribute} fairness gap" if attribute else "fairness gap"
+        if gates.max_fairness_gap is None:
+            results.append(_skip(fname, "disabled"))
+        elif gap is None:
+            results.append(_skip(fname, "not measured", gates.max_fairness_gap))
+        else:
+            results.append(_bound_gate(fname, gap, "<=", gates.max_fairness_gap, what))
 
     if gates.max_robustness_drop is None:
         results.append(_skip("robustness", "disabled"))
@@ -204,6 +225,8 @@ def evaluate_gates(
 
     if gates.max_calibration_error is None:
         results.append(_skip("calibration", "disabled"))
+    elif task == "regression":
+        results.append(_skip("calibration", "not applicable for regression"))
     else:
         results.append(_bound_gate("calibration", candidate_metrics.get("ece"), "<=", gates.max_calibration_error, "ece"))
 

@@ -131,6 +131,7 @@ def _gates_section(gates: GateDecision) -> _Section:
 
 
 _SLICE_COLUMNS = [
+    ("attribute", "attribute"),  # several sensitive attributes: one block of groups each
     ("n", "n"),
     ("n_positive", "positives"),
     ("positive_rate", "positive rate"),
@@ -138,6 +139,8 @@ _SLICE_COLUMNS = [
     ("tpr", "TPR"),
     ("fpr", "FPR"),
     ("roc_auc", "ROC AUC"),
+    ("accuracy", "accuracy"),  # multiclass: the gap is max - min accuracy
+    ("mae", "MAE"),  # regression: the gap is (max - min MAE) / overall MAE
     ("included", "in gaps"),
 ]
 

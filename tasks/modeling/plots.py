@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
+from veilflow.core.plotting import serialized_drawing
 from veilflow.tasks.modeling.evaluation import (
     ECE_BINS,
     _check_inputs,
@@ -18,8 +19,13 @@ from veilflow.tasks.modeling.evaluation import (
 _PREFIX_OK = re.compile(r"^[A-Za-z0-9_.\-]*$")
 
 
-def plot_evaluation(y_true: Any, y_prob: Any, out_dir: Path, prefix: str = "", threshold: float = 0.5) -> list[Path]:
+@serialized_drawing
+def plot_evaluation(
+    y_true: Any, y_prob: Any, out_dir: Path, prefix: str = "", threshold: float = 0.5, task: str = "binary"
+) -> list[Path]:
     """Write confusion-matrix, ROC, precision-recall and calibration (reliability) plots as PNG files.
+
+    Other tasks (see `plot_task_evaluation`): multiclass a confusion matrix, regression predicted vs true.
 
     Args:
         y_true: 0/1 labels.
@@ -34,6 +40,8 @@ def plot_evaluation(y_true: Any, y_prob: Any, out_dir: Path, prefix: str = "", t
     Raises:
         ValueError: invalid inputs, a single class in y_true, or a prefix with path characters.
     """
+    if task != "binary":
+        return plot_task_evaluation(y_true, y_prob, out_dir, task, prefix)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -93,3 +101,43 @@ def plot_evaluation(y_true: Any, y_prob: Any, out_dir: Path, prefix: str = "", t
     ax.legend(loc="upper left")
     save(fig, "calibration")
     return paths
+
+
+@serialized_drawing
+def plot_task_evaluation(y_true: Any, output: Any, out_dir: Path, task: str, prefix: str = "") -> list[Path]:
+    """Multiclass: a confusion matrix over the class codes; regression: predicted against true values. PNG paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    if not _PREFIX_OK.match(prefix):
+        raise ValueError("prefix may hold only letters, digits, '_', '-' and '.'")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    y = np.asarray(y_true, dtype="float64").ravel()
+    out = np.asarray(output, dtype="float64")
+    fig = Figure(figsize=(4.5, 4))
+    ax = fig.subplots()
+    if task == "multiclass":
+        k = out.shape[1]
+        cm = skm.confusion_matrix(y.astype(np.int64), out.argmax(axis=1), labels=list(range(k)))
+        ax.imshow(cm, cmap="Blues")
+        for (i, j), v in np.ndenumerate(cm):
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=8)
+        ax.set_xlabel("predicted class (code)")
+        ax.set_ylabel("true class (code)")
+        ax.set_title("Confusion matrix")
+        name = "confusion_matrix"
+    else:
+        ax.scatter(y, out.ravel(), s=8, alpha=0.6)
+        lo, hi = float(min(y.min(), out.min())), float(max(y.max(), out.max()))
+        ax.plot([lo, hi], [lo, hi], ls=":", color="grey")
+        ax.set_xlabel("true")
+        ax.set_ylabel("predicted")
+        ax.set_title("Predicted vs true")
+        name = "predicted_vs_true"
+    path = out_dir / f"{prefix}{name}.png"
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return [path]

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.model_selection import train_test_split
 from torch import nn
 
@@ -26,9 +26,9 @@ _PREDICT_BATCH = 8192
 
 
 class _MLP(nn.Module):
-    """ReLU MLP with one logit output."""
+    """ReLU MLP with one output (a binary logit, or a regression value) or `n_out` logits (k classes)."""
 
-    def __init__(self, n_in: int, hidden: Sequence[int], dropout: float) -> None:
+    def __init__(self, n_in: int, hidden: Sequence[int], dropout: float, n_out: int = 1) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         prev = n_in
@@ -37,11 +37,12 @@ class _MLP(nn.Module):
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
             prev = int(width)
-        layers.append(nn.Linear(prev, 1))
+        layers.append(nn.Linear(prev, int(n_out)))
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).squeeze(-1)
+        out = self.net(x)
+        return out.squeeze(-1) if out.shape[-1] == 1 else out
 
 
 def resolve_device(device: str) -> torch.device:
@@ -77,9 +78,10 @@ def _batch(X: np.ndarray | sp.csr_matrix, idx: np.ndarray | slice, device: torch
 
 
 class TorchTabularClassifier(ClassifierMixin, BaseEstimator):
-    """Binary MLP classifier in PyTorch over a (sparse or dense) feature matrix, sklearn-compatible.
+    """MLP classifier in PyTorch over a (sparse or dense) feature matrix, sklearn-compatible.
 
-    Mini-batch Adam on binary cross-entropy, early stopping on validation loss (best weights restored),
+    Two classes: one logit and binary cross-entropy; k > 2 classes: k logits, softmax and cross-entropy.
+    Mini-batch Adam on that loss, early stopping on validation loss (best weights restored),
     one log line per epoch. Determinism: weights, dropout and batch order come from `seed` alone, and CPU
     fits run with `torch.use_deterministic_algorithms(True)`, so two CPU fits with the same seed and thread
     count give the same probabilities bit for bit. The caller's global RNG state is left untouched
@@ -148,7 +150,7 @@ class TorchTabularClassifier(ClassifierMixin, BaseEstimator):
         # Built on the meta device, so no weight is initialised: prediction draws nothing from torch's global RNG,
         # which a seeded fit in another thread (holding `_TORCH_GLOBAL_STATE`) may be drawing dropout masks from.
         with torch.device("meta"):
-            module = _MLP(self.n_features_in_, self.hidden, float(self.dropout))
+            module = _MLP(self.n_features_in_, self.hidden, float(self.dropout), getattr(self, "n_outputs_", 1))
         module.load_state_dict({k: v.clone() for k, v in self.state_dict_.items()}, assign=True)
         return module.eval()
 
@@ -182,22 +184,20 @@ class TorchTabularClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"TorchTabularClassifier: need rows and one label per row, got {X.shape[0]} and {len(y)}")
         if pd.isna(y).any():
             raise ValueError("TorchTabularClassifier: labels contain missing values")
-        classes = np.unique(y)
-        if len(classes) != 2:
-            raise ValueError(f"TorchTabularClassifier: need exactly 2 label classes, got {len(classes)}")
+        target = self._targets(y)
         dev = resolve_device(self.device)
-        self.classes_ = classes
-        target = (y == classes[1]).astype(np.float32)
         if X_val is not None and y_val is not None and len(y_val) > 0:
             Xv = _as_matrix(X_val)
-            tv = (np.asarray(y_val).ravel() == classes[1]).astype(np.float32)
+            tv = self._targets(np.asarray(y_val).ravel(), fitted=True)
         elif float(self.validation_fraction) > 0:
             # At least one validation row per class, so the stratified split exists on small data.
             n_val = max(round(float(self.validation_fraction) * len(target)), 2)
-            if np.bincount(target.astype(int)).min() < 2:
+            strata = target.astype(int) if self._classifies else None
+            if strata is not None and np.bincount(strata).min() < 2:
                 raise ValueError("TorchTabularClassifier: each class needs 2 rows for the internal validation split")
+            n_val = max(n_val, len(np.unique(strata))) if strata is not None else n_val
             idx_train, idx_val = train_test_split(
-                np.arange(len(target)), test_size=n_val, random_state=self.seed, stratify=target
+                np.arange(len(target)), test_size=n_val, random_state=self.seed, stratify=strata
             )
             Xv, tv = X[idx_val], target[idx_val]
             X, target = X[idx_train], target[idx_train]
@@ -230,9 +230,9 @@ class TorchTabularClassifier(ClassifierMixin, BaseEstimator):
         dev: torch.device,
         on_epoch: Callable[[dict[str, Any]], None] | None,
     ) -> None:
-        module = _MLP(X.shape[1], self.hidden, float(self.dropout)).to(dev)
+        module = _MLP(X.shape[1], self.hidden, float(self.dropout), getattr(self, "n_outputs_", 1)).to(dev)
         optimizer = torch.optim.Adam(module.parameters(), lr=float(self.lr), weight_decay=float(self.weight_decay))
-        loss_fn = nn.BCEWithLogitsLoss(reduction="sum")
+        loss_fn = self._loss_fn()
         order_rng = np.random.default_rng(int(self.seed))
         n, bs = X.shape[0], int(self.batch_size)
         yt = torch.from_numpy(target)
@@ -252,7 +252,7 @@ class TorchTabularClassifier(ClassifierMixin, BaseEstimator):
                 optimizer.step()
                 total += float(loss.detach())
             train_loss = total / n
-            val_loss = self._mean_loss(module, Xv, tv, dev) if Xv is not None and tv is not None else math.nan
+            val_loss = self._mean_loss(module, Xv, tv, dev, loss_fn) if Xv is not None and tv is not None else math.nan
             entry = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss}
             history.append(entry)
             # Without a validation set the last epoch is "best"; with one, strictly lower loss wins.
@@ -287,11 +287,34 @@ class TorchTabularClassifier(ClassifierMixin, BaseEstimator):
         if self.verbose and self.stopped_early_:
             log.info("early stop after epoch %d; restored epoch %d", len(history), best_epoch)
 
+    # ------------------------------------------------------------ what differs per task
+
+    _classifies = True
+
+    def _targets(self, y: np.ndarray, fitted: bool = False) -> np.ndarray:
+        """Training targets: 0/1 float32 for two classes (as always), class positions int64 for k > 2.
+
+        Sets `classes_` and `n_outputs_` on the first call (`fitted=False`)."""
+        if not fitted:
+            classes = np.unique(y)
+            if len(classes) < 2:
+                raise ValueError(f"TorchTabularClassifier: need at least 2 label classes, got {len(classes)}")
+            self.classes_ = classes
+            self.n_outputs_ = 1 if len(classes) == 2 else len(classes)
+        if self.n_outputs_ == 1:
+            return (y == self.classes_[1]).astype(np.float32)
+        return np.searchsorted(self.classes_, y).astype(np.int64)
+
+    def _loss_fn(self) -> nn.Module:
+        if getattr(self, "n_outputs_", 1) == 1:
+            return nn.BCEWithLogitsLoss(reduction="sum")
+        return nn.CrossEntropyLoss(reduction="sum")
+
     @staticmethod
-    def _mean_loss(module: nn.Module, X: Any, target: np.ndarray, dev: torch.device) -> float:
+    def _mean_loss(module: nn.Module, X: Any, target: np.ndarray, dev: torch.device, loss_fn: nn.Module | None = None) -> float:
         module.eval()
         total = 0.0
-        loss_fn = nn.BCEWithLogitsLoss(reduction="sum")
+        loss_fn = loss_fn if loss_fn is not None else nn.BCEWithLogitsLoss(reduction="sum")
         with torch.no_grad():
             for start in range(0, X.shape[0], _PREDICT_BATCH):
                 sl = slice(start, start + _PREDICT_BATCH)
@@ -299,14 +322,15 @@ class TorchTabularClassifier(ClassifierMixin, BaseEstimator):
         return total / max(X.shape[0], 1)
 
     def decision_function(self, X: Any) -> np.ndarray:
-        """Logit of the positive class (float64, shape (n,))."""
+        """Logit of the positive class (float64, shape (n,)); k logits (n, k) for k > 2 classes."""
         module = self.build_module()
         X = _as_matrix(X)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"TorchTabularClassifier: expected {self.n_features_in_} features, got {X.shape[1]}")
         # Prediction stays on the CPU: the result does not depend on which machine scores, and
         # batch scoring of a small MLP is not worth a device transfer.
-        out = np.empty(X.shape[0], dtype=np.float64)
+        width = getattr(self, "n_outputs_", 1)
+        out = np.empty(X.shape[0] if width == 1 else (X.shape[0], width), dtype=np.float64)
         with torch.no_grad():
             for start in range(0, X.shape[0], _PREDICT_BATCH):
                 sl = slice(start, start + _PREDICT_BATCH)
@@ -314,9 +338,49 @@ class TorchTabularClassifier(ClassifierMixin, BaseEstimator):
         return out
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities, shape (n, 2), columns in `classes_` order."""
-        p = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
+        """Class probabilities, shape (n, 2) (or (n, k)), columns in `classes_` order."""
+        z = self.decision_function(X)
+        if z.ndim == 2:
+            e = np.exp(z - z.max(axis=1, keepdims=True))
+            return e / e.sum(axis=1, keepdims=True)
+        p = 1.0 / (1.0 + np.exp(-z))
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
+        proba = self.predict_proba(X)
+        if proba.shape[1] > 2:
+            return self.classes_[proba.argmax(axis=1)]
+        return self.classes_[(proba[:, 1] >= 0.5).astype(int)]
+
+
+class TorchTabularRegressor(RegressorMixin, TorchTabularClassifier):
+    """The same MLP with one linear output trained on mean squared error (regression); no `predict_proba`.
+
+    The target is standardised for training (mean and scale of the training rows, kept as `y_mean_` /
+    `y_scale_`) and predictions are returned in the label's unit.
+    """
+
+    _classifies = False
+
+    def __getattribute__(self, name: str) -> Any:
+        # A regressor has no class probabilities: hide the inherited method, so `hasattr(model, "predict_proba")`
+        # (and scikit-learn's Pipeline) see a regressor.
+        if name == "predict_proba":
+            raise AttributeError("TorchTabularRegressor has no predict_proba")
+        return super().__getattribute__(name)
+
+    def _targets(self, y: np.ndarray, fitted: bool = False) -> np.ndarray:
+        values = np.asarray(y, dtype=np.float64)
+        if not np.isfinite(values).all():
+            raise ValueError("TorchTabularRegressor: labels must be finite numbers")
+        if not fitted:
+            self.n_outputs_ = 1
+            self.y_mean_ = float(values.mean())
+            self.y_scale_ = float(values.std()) or 1.0
+        return ((values - self.y_mean_) / self.y_scale_).astype(np.float32)
+
+    def _loss_fn(self) -> nn.Module:
+        return nn.MSELoss(reduction="sum")
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.decision_function(X) * self.y_scale_ + self.y_mean_

@@ -39,7 +39,7 @@ import pandas as pd
 
 from veilflow.core.config import PipelineConfig
 from veilflow.engines import tracking
-from veilflow.tasks.modeling.candidates import TORCH_KINDS, predict_positive, train_candidate
+from veilflow.tasks.modeling.candidates import TORCH_KINDS, predict_output, train_candidate
 from veilflow.tasks.privacy.membership_inference import (
     MIAReport,
     loss_threshold_attack,
@@ -168,9 +168,12 @@ def audit_membership(
     n = len(members)
     positions = np.arange(len(frame))
     y = frame[ds.label].to_numpy()
-    classes = np.unique(train[ds.label].to_numpy())
-    p_in = predict_positive(model, members)
-    p_out = predict_positive(model, non_members)
+    task = config.task
+    regression = task == "regression"
+    # Classification: codes 0..k-1 in probability-column order (every class is in train: the split is stratified).
+    classes = None if regression else np.unique(train[ds.label].to_numpy())
+    p_in = predict_output(model, members, task)
+    p_out = predict_output(model, non_members, task)
     ref_params = dict(params)
     if kind in TORCH_KINDS:
         ref_params.setdefault("verbose", False)  # logging only: the fit is the same
@@ -193,10 +196,11 @@ def audit_membership(
             label=ds.label,
             seed=seed + 1 + fits,
             text_max_features=config.training.text_max_features,
+            task=task,
         )
         fits += 1
         sizes.append(len(ref_train))
-        return predict_positive(fitted.model, query)
+        return predict_output(fitted.model, query, task)
 
     loss = loss_threshold_attack(
         p_in,
@@ -207,6 +211,7 @@ def audit_membership(
         n_boot=mia.n_boot,
         confidence=mia.confidence,
         seed=seed,
+        regression=regression,
     )
     lira = reference_model_attack(
         fit_predict,
@@ -223,6 +228,7 @@ def audit_membership(
         n_boot=mia.n_boot,
         confidence=mia.confidence,
         seed=seed,
+        regression=regression,
     )
     return MembershipAudit(
         loss=loss,

@@ -22,10 +22,8 @@ PROFILE_TAG = "veilflow.profile_artifact"
 
 def profile_frame(model: Any, frame: pd.DataFrame, config: PipelineConfig, seed: int | None = None) -> dict[str, Any]:
     """The drift profile of an anonymized frame and the model's scores on it (see `veilflow.tasks.data.drift.build_profile`)."""
-    from veilflow.tasks.modeling.candidates import predict_positive
-
     ds = config.dataset
-    predictions = np.asarray(predict_positive(model, frame[ds.feature_columns]), dtype="float64")
+    predictions = prediction_scores(model, frame[ds.feature_columns])
     return build_profile(
         frame,
         list(ds.numeric_features),
@@ -34,6 +32,15 @@ def profile_frame(model: Any, frame: pd.DataFrame, config: PipelineConfig, seed:
         predictions,
         seed=config.seed if seed is None else seed,
     )
+
+
+def prediction_scores(model: Any, frame: pd.DataFrame) -> np.ndarray:
+    """The one score per row whose drift is watched: P(positive) (binary), the top-class probability (multiclass),
+    the predicted value (regression); the task is the model's own (`candidates.model_task`)."""
+    from veilflow.tasks.modeling.candidates import model_task, predict_output, top_score
+
+    task = model_task(model)
+    return np.asarray(top_score(predict_output(model, frame, task), task), dtype="float64")
 
 
 def record_training_profile(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from veilflow.core.config import PipelineConfig
@@ -23,11 +24,17 @@ log = logging.getLogger("veilflow")
 def _score_champion(
     client: tracking.TrackingClient, model_name: str, version: str, test: pd.DataFrame, config: PipelineConfig
 ) -> dict[str, float]:
-    from veilflow.tasks.modeling.evaluation import compute_metrics
+    from veilflow.tasks.modeling.task_metrics import compute_task_metrics
 
     model = tracking.load_registered_model(model_name, version)
-    probs = positive_column(model.predict(test[config.dataset.feature_columns]))
-    return compute_metrics(test[config.dataset.label].to_numpy(), probs)
+    pred = model.predict(test[config.dataset.feature_columns])
+    task = config.task
+    if task == "binary":
+        out = positive_column(pred)
+    else:
+        out = np.asarray(pred, dtype="float64")
+        out = out.reshape(len(out), -1)[:, 0] if task == "regression" and out.ndim == 2 else out
+    return compute_task_metrics(task, test[config.dataset.label].to_numpy(), out)
 
 
 @dataclass(frozen=True)
@@ -53,7 +60,7 @@ def _version_tags(
     from veilflow.core.provenance import code_version
     from veilflow.tasks.ops.model_audit import privacy_version_tags
 
-    primary, audit, evaluation = config.training.primary_metric, evidence.audit, evidence.evaluation
+    primary, audit, evaluation = config.primary_metric, evidence.audit, evidence.evaluation
     code = code_version()
     return {
         # The privacy of the model itself: DP accounting (ε, δ) and the membership audit's strongest attack.
@@ -69,6 +76,7 @@ def _version_tags(
         "veilflow.config_hash": config.config_hash(),
         "veilflow.candidate": best.name,
         "veilflow.kind": best.kind,
+        "veilflow.task": config.task,
         "veilflow.primary_metric": primary,
         "veilflow.primary_metric_value": f"{evaluation['metrics'][primary]:.6f}",
         # The drift profile logged by `record-profile`: monitoring reads it from the champion version.
@@ -92,7 +100,7 @@ def register_and_gate(
     from veilflow.tasks.ops import registry
     from veilflow.tasks.ops.model_audit import gate_figures
 
-    name, primary = config.registry.model_name, config.training.primary_metric
+    name, primary = config.registry.model_name, config.primary_metric
     evaluation, leak, risk = evidence.evaluation, evidence.leak, evidence.risk
     tags = _version_tags(best, evidence, dict(client.get_run(run_id).data.tags), config)
     version = tracking.register_version(client, name, evidence.model_uri, run_id, evidence.model_id, tags)
@@ -124,6 +132,10 @@ def register_and_gate(
             require_mia=config.privacy.mia.enabled,
             dp=best.dp,
             require_dp=config.privacy.require_dp,
+            task=config.task,
+            floors=config.floors,
+            fairness_gaps=evaluation.get("fairness_gaps") or None,
+            baseline_accuracy=evaluation.get("majority_rate"),
         )
 
     decision = decide(champion_metrics)
@@ -182,8 +194,16 @@ def _publish_model_card(
     from veilflow.tasks.modeling.model_card import render_model_card
     from veilflow.tasks.ops.serving import serving_card_lines
 
-    name, primary, evaluation = config.registry.model_name, config.training.primary_metric, evidence.evaluation
-    data_summary = {"fingerprint": evidence.fingerprint, "test_rows": test_rows, "label": config.dataset.label}
+    name, primary, evaluation = config.registry.model_name, config.primary_metric, evidence.evaluation
+    spec = getattr(best.trained.model, "veilflow_label_", None) or {}
+    data_summary = {
+        "fingerprint": evidence.fingerprint,
+        "test_rows": test_rows,
+        "label": config.dataset.label,
+        "task": config.task,
+        "label_mapping": "; ".join(f"{i} = {c}" for i, c in enumerate(spec.get("classes") or [])) or "-",
+        "sensitive_attributes": ", ".join(config.dataset.sensitive_columns) or "-",
+    }
     top = pd.DataFrame(evidence.explanation.get("top_features", []))
     serving_uris = serving_card_lines(name, version, client.get_run(run_id).data.tags)
     md, html = render_model_card(

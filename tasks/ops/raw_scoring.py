@@ -99,9 +99,11 @@ class RawContract:
 def raw_contract(config: PipelineConfig, policy: PiiPolicy | None, suite_data: Mapping[str, Any] | None = None) -> RawContract:
     """The raw contract of a training config: the suite's, the policy's and the config's columns.
 
-    Required: the id column and every model feature the raw data holds (a column the policy creates,
-    such as an age band, is not a raw column). Numeric features hold numbers, the label anything, the
-    rest text. The label and every other column are optional.
+    Required: the id column, and each model feature the raw suite requires in every row (a not-null
+    expectation without `mostly`); the other features may be missing or null, as they may in training, where
+    the model's imputers fill them. A column the policy creates, such as an age band, is not a raw column.
+    Numeric features hold numbers, free text (the text feature and the policy's text columns) holds text,
+    every other column (ids, categories, the label, structured PII) any value, as training accepted it.
     """
     ds = config.dataset
     created = set(policy.new_columns()) if policy is not None else set()
@@ -115,11 +117,31 @@ def raw_contract(config: PipelineConfig, policy: PiiPolicy | None, suite_data: M
                 names.extend(str(c) for c in kwargs[key])
     if policy is not None:
         names += [*policy.columns, *policy.text_columns]
-    names += [ds.id_column, *ds.feature_columns, ds.label, *(c for c in (ds.sensitive_attribute, ds.subject_column) if c)]
+    names += [
+        ds.id_column,
+        *ds.feature_columns,
+        ds.label,
+        *ds.sensitive_columns,
+        *([ds.subject_column] if ds.subject_column else []),
+    ]
     columns = tuple(c for c in dict.fromkeys(names) if c not in created)
-    required = tuple(c for c in dict.fromkeys([ds.id_column, *ds.feature_columns]) if c in columns)
-    kinds = {c: NUMBER if c in ds.numeric_features else ANY if c == ds.label else TEXT for c in columns}
+    strict = _strictly_not_null(suite_data)
+    required = tuple(c for c in dict.fromkeys([ds.id_column, *(f for f in ds.feature_columns if f in strict)]) if c in columns)
+    texts = {*([ds.text_feature] if ds.text_feature else []), *(policy.text_columns if policy is not None else [])}
+    kinds = {c: NUMBER if c in ds.numeric_features else TEXT if c in texts else ANY for c in columns}
     return RawContract(columns=columns, required=required, kinds=kinds, label=ds.label)
+
+
+def _strictly_not_null(suite_data: Mapping[str, Any] | None) -> set[str]:
+    """Columns the suite requires in every row: `expect_column_values_to_not_be_null` without a `mostly` below 1."""
+    out: set[str] = set()
+    for entry in (suite_data or {}).get("expectations", []):
+        kwargs = entry.get("kwargs") or {}
+        mostly, column = kwargs.get("mostly"), kwargs.get("column")
+        strict = entry.get("type") == "expect_column_values_to_not_be_null" and (mostly is None or float(mostly) >= 1.0)
+        if strict and isinstance(column, str):
+            out.add(column)
+    return out
 
 
 def veilflow_specs(contract: RawContract) -> tuple[ExpectationSpec, ...]:
@@ -215,14 +237,9 @@ def check_records(
             failing[spec.key] = np.flatnonzero(bad).tolist()
         denominator = n - missing
         outcomes.append(
-            ExpectationOutcome(
-                key=spec.key,
-                type=spec.type,
-                column=spec.column,
-                critical=spec.critical,
-                why=spec.why,
-                mostly=None,
-                success=unexpected == 0,
+            ExpectationOutcome.of(
+                spec,  # `veilflow_specs` sets no `mostly`
+                unexpected == 0,
                 element_count=n,
                 unexpected_count=unexpected,
                 missing_count=missing,
@@ -245,26 +262,13 @@ def combine_reports(
 
     expectations = [*outcomes, *(gx_report.expectations if gx_report is not None else [])]
     failing_rows = {**failing, **(gx_report.failing_rows if gx_report is not None else {})}
-    critical_keys = {o.key for o in expectations if o.critical}
-    critical_failures = [o.key for o in expectations if o.critical and not o.success]
-    flagged = set().union(*failing_rows.values()) if failing_rows else set()
-    flagged_critical = set().union(*(v for k, v in failing_rows.items() if k in critical_keys))
-    return ValidationReport(
-        suite_name=gx_report.suite_name if gx_report is not None else suite_name,
-        row_count=rows,
-        column_count=columns,
-        evaluated=len(expectations),
-        successful=sum(o.success for o in expectations),
-        success=all(o.success for o in expectations),
-        critical_success=not critical_failures,
-        critical_failures=critical_failures,
-        warnings=[o.key for o in expectations if not o.critical and not o.success],
-        rows_flagged=len(flagged),
-        rows_flagged_critical=len(flagged_critical),
+    return ValidationReport.from_outcomes(
+        gx_report.suite_name if gx_report is not None else suite_name,
+        expectations,
+        failing_rows,
+        rows=rows,
+        columns=columns,
         seconds=gx_report.seconds if gx_report is not None else 0.0,
-        expectations=expectations,
-        failing_rows=failing_rows,
-        failing_ids={},
     )
 
 
@@ -438,7 +442,8 @@ class ScoredRecords:
         if self.id_column and self.id_column in self.anonymized.columns:
             out[self.id_column] = objects(self.anonymized[self.id_column])
         reasons = [f"reason_{i}" for i in range(1, self.top_k + 1)]
-        for column in ["probability", "prediction", *reasons]:
+        extra = [c for c in self.predictions.columns if c.startswith("probability_") or c == "predicted_label"]
+        for column in ["probability", "prediction", *extra, *reasons]:
             values = (
                 self.predictions[column]
                 if column in self.predictions.columns
@@ -471,7 +476,10 @@ def _anonymize(frame: pd.DataFrame, scorer: RawScorer) -> tuple[pd.DataFrame, An
         return frame.copy(), None
     validate_policy_against(scorer.policy, list(frame.columns))
     batch_size = scorer.champion.pipeline_config.privacy.batch_size
-    anonymized, audit = anonymize_frame(frame, scorer.policy, scorer.analyzer, scorer.key, batch_size=batch_size)
+    # A record's unparsable date is that record's null (counted in the audit), never a failed batch.
+    anonymized, audit = anonymize_frame(
+        frame, scorer.policy, scorer.analyzer, scorer.key, batch_size=batch_size, unparsed_limit=False
+    )
     anonymized.index = frame.index
     return anonymized, audit
 

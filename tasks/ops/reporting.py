@@ -138,8 +138,8 @@ def scoring_summary(
                     counts["rows_in"],
                     counts["rows_scored"],
                     counts["rows_quarantined"],
-                    counts["positive_rate"],
-                    counts["mean_probability"],
+                    counts.get("positive_rate", "-"),  # absent for regression (and positive rate for multiclass)
+                    counts.get("mean_probability", counts.get("mean_prediction", "-")),
                 ]
             ],
         ),

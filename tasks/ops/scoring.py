@@ -167,18 +167,45 @@ def verify_code_version(
 
 
 def score_frame(champion: ChampionModel, frame: pd.DataFrame, top_k: int = 3) -> pd.DataFrame:
-    """Probabilities and top-k reason codes for an anonymized frame; keeps the id column when configured."""
+    """Predictions and top-k reason codes for an anonymized frame; keeps the id column when configured.
+
+    Columns by the model's task (its label spec, `veilflow_label_`):
+    binary: `probability` (of the positive class) and `prediction` (0/1), plus `predicted_label` (the original
+    label value) when the label was not already 0/1; multiclass: `prediction` (the original label value of the
+    most probable class), `probability` (its probability) and `probability_<class>` per class; regression:
+    `prediction` (the predicted value). Then reason_1..reason_k (the features pushing the prediction most: toward
+    the positive class, the predicted class, or a higher value), model name and version.
+    """
+    from veilflow.core.labels import LabelSpec, is_binary_identity
+    from veilflow.tasks.modeling.candidates import model_task
     from veilflow.tasks.modeling.explain import predict_with_reason_codes
 
     ds = champion.pipeline_config.dataset
     features = frame[ds.feature_columns]
-    # predict_positive's probabilities and reason_codes' reasons, to the last bit (one transform for a small frame).
+    # The model's output and reason_codes' reasons, to the last bit (one transform for a small frame).
     probs, reasons = predict_with_reason_codes(champion.pipeline, features, top_k=top_k)
+    task = model_task(champion.pipeline)
+    stored = getattr(champion.pipeline, "veilflow_label_", None) or {}
+    spec = LabelSpec(column=ds.label, task=task, classes=tuple(stored.get("classes") or ()))  # type: ignore[arg-type]  # task checked by model_task
     out: dict[str, Any] = {}  # framed once (a served request pays this per call); columns and dtypes as inserted one by one
     if ds.id_column in frame.columns:
         out[ds.id_column] = frame[ds.id_column].to_numpy()
-    out["probability"] = probs
-    out["prediction"] = (probs >= 0.5).astype("int64")
+    if task == "regression":
+        out["prediction"] = np.asarray(probs, dtype="float64")
+    elif task == "multiclass":
+        proba = np.asarray(probs, dtype="float64")
+        top = proba.argmax(axis=1)
+        labels = spec.decode(top) if spec.classes else top
+        out["prediction"] = labels
+        out["probability"] = proba[np.arange(len(proba)), top]
+        names = spec.classes or tuple(range(proba.shape[1]))
+        for i, c in enumerate(names):
+            out[f"probability_{c}"] = proba[:, i]
+    else:
+        out["probability"] = probs
+        out["prediction"] = (probs >= 0.5).astype("int64")
+        if spec.classes and not is_binary_identity(spec):
+            out["predicted_label"] = spec.decode(out["prediction"])
     for col in reasons.columns:
         out[col] = reasons[col].to_numpy()
     out["model_name"] = champion.model_name
@@ -272,7 +299,8 @@ def anonymize_batch(
         return frame.copy(), {"policy": None, "rows": len(frame), "columns": {}, "total_found": 0}
     policy = load_policy(resolve_path(config.dataset.pii_policy))
     validate_policy_against(policy, list(frame.columns))
-    anonymized, audit = anonymize_frame(frame, policy, analyzer, key, batch_size=config.privacy.batch_size)
+    # Monitoring batches: an unparsable date is that row's null (counted in the audit), as in scoring.
+    anonymized, audit = anonymize_frame(frame, policy, analyzer, key, batch_size=config.privacy.batch_size, unparsed_limit=False)
     anonymized.index = frame.index
     return anonymized, audit.model_dump(mode="json")
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from veilflow.core.config import PipelineConfig, resolve_path
 from veilflow.core.errors import ConfigError, DataLoadError
+from veilflow.core.labels import LabelSpec
 from veilflow.engines import tracking
 from veilflow.tasks.data.io import check_frame, fingerprint_frame, generate_customers, load_breast_cancer_frame, load_frame
 
@@ -57,7 +58,7 @@ def load_data(config: PipelineConfig, key: bytes | None = None, suppression_path
     else:
         path = resolve_path(ds.path, Path.cwd()) if ds.path else None
         assert path is not None  # guaranteed by DatasetConfig validation
-        frame = load_frame(path, max_bytes=ds.max_bytes)
+        frame = load_frame(path, max_bytes=ds.max_bytes, encoding=ds.encoding)
         source = f"file:{path.name}"
     if ds.label not in frame.columns:
         raise DataLoadError(f"label column '{ds.label}' is missing from {source}")
@@ -104,9 +105,9 @@ def check_input(frame: pd.DataFrame, config: PipelineConfig, source: str) -> pd.
             raise ConfigError(f"PII policy {policy_path.name} names column(s) not in {source}: {', '.join(absent)}")
         validate_policy_against(policy, frame.columns)
     named = [ds.id_column, ds.label, *ds.feature_columns]
-    named += [c for c in (ds.sensitive_attribute, getattr(ds, "subject_column", None)) if c]
+    named += [*ds.sensitive_columns, *([ds.subject_column] if ds.subject_column else [])]
     required = [c for c in dict.fromkeys(named) if c not in created]
-    return check_frame(
+    checked = check_frame(
         frame,
         source=source,
         label=ds.label,
@@ -118,6 +119,25 @@ def check_input(frame: pd.DataFrame, config: PipelineConfig, source: str) -> pd.
         max_text_chars=ds.max_text_chars,
         extra_columns=ds.extra_columns,
     )
+    resolve_label(checked, config)  # the label against the task: one line, before anything is fitted
+    return checked
+
+
+def resolve_label(frame: pd.DataFrame, config: PipelineConfig) -> LabelSpec:
+    """The label's spec for `config.dataset.task` (see `veilflow.tasks.data.labels.check_label`).
+
+    Raises:
+        LabelError: the label does not fit the task.
+        ConfigError: the resolved task does not suit the config (a floor or primary metric it lacks, a binary-only
+            candidate).
+    """
+    from veilflow.core.config import check_task_settings
+    from veilflow.tasks.data.labels import check_label
+
+    ds = config.dataset
+    spec = check_label(frame[ds.label], ds.task, ds.positive_label, ds.max_classes, column=ds.label)
+    check_task_settings(config, spec.task, error=ConfigError)
+    return spec
 
 
 def check_feature_columns(frame: pd.DataFrame, config: PipelineConfig) -> None:
@@ -142,7 +162,8 @@ def run_validation(
     out_dir: Path,
 ) -> dict[str, Any]:
     """Validate a frame with a GX suite, record counts and the HTML report, raise on critical failures."""
-    from veilflow.tasks.data.validation import load_suite, render_validation_html, validate_frame
+    from veilflow.tasks.data.validation import load_suite, validate_frame
+    from veilflow.tasks.data.validation_docs import render_validation_html
 
     suite = load_suite(resolve_path(suite_path))
     started = time.perf_counter()
@@ -178,9 +199,24 @@ def run_validation(
 
 
 def split_data(frame: pd.DataFrame, config: PipelineConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Encode the label (classes -> 0..k-1, regression -> float) and split; stratified for classification.
+
+    The spec is `config.label_spec` when resolved, else resolved here. A 0/1 binary label keeps its values.
+    """
     from veilflow.tasks.modeling.preprocessing import split_frame
 
-    return split_frame(frame, config.dataset.label, config.split.test_size, config.split.val_size, seed=config.seed)
+    label = config.dataset.label
+    spec = config.label_spec or resolve_label(frame, config)
+    encoded = frame.copy()
+    encoded[label] = spec.encode(frame[label])
+    return split_frame(
+        encoded,
+        label,
+        config.split.test_size,
+        config.split.val_size,
+        seed=config.seed,
+        stratify=spec.task != "regression",
+    )
 
 
 def input_example(frame: pd.DataFrame, config: PipelineConfig, rows: int = 5) -> pd.DataFrame:
@@ -189,10 +225,14 @@ def input_example(frame: pd.DataFrame, config: PipelineConfig, rows: int = 5) ->
 
 
 def sensitive_groups(frame: pd.DataFrame, config: PipelineConfig) -> np.ndarray | None:
-    col = config.dataset.sensitive_attribute
-    if col and col in frame.columns:
-        return frame[col].astype(str).to_numpy()
-    return None
+    """The first sensitive attribute's group per row (None without one); see `sensitive_group_sets` for all."""
+    sets = sensitive_group_sets(frame, config)
+    return next(iter(sets.values())) if sets else None
+
+
+def sensitive_group_sets(frame: pd.DataFrame, config: PipelineConfig) -> dict[str, np.ndarray]:
+    """Every sensitive attribute present in `frame` -> its group label per row, in config order."""
+    return {col: frame[col].astype(str).to_numpy() for col in config.dataset.sensitive_columns if col in frame.columns}
 
 
 def anonymize_data(

@@ -19,7 +19,7 @@ import pandas as pd
 
 from veilflow.core.config import DP_KINDS, CandidateConfig, PipelineConfig
 from veilflow.engines import tracking
-from veilflow.tasks.ops.steps import input_example, sensitive_groups
+from veilflow.tasks.ops.steps import input_example, sensitive_group_sets
 
 log = logging.getLogger("veilflow")
 
@@ -81,6 +81,8 @@ def fit_candidate(
         seed=config.seed,
         text_max_features=config.training.text_max_features,
         on_epoch=on_epoch,
+        task=config.task,
+        label_spec=config.label_spec.to_dict() if config.label_spec else None,
     )
 
 
@@ -105,6 +107,8 @@ def fit_cache_key(
         "split": config.split.model_dump(mode="json"),
         "features": [ds.numeric_features, ds.categorical_features, ds.text_feature, ds.label],
         "text_max_features": config.training.text_max_features,
+        # The label's task and classes change what is fitted (and the mapping the model carries).
+        "label": config.label_spec.to_dict() if config.label_spec else None,
         "code": source_digest(),
         "target": tracking_target,
     }
@@ -130,8 +134,8 @@ def train_one(
     fingerprint, a fit already made for the same key in an earlier (e.g. failed) run is reused, and
     the nested run says so (tag `veilflow.reused`).
     """
-    from veilflow.tasks.modeling.candidates import predict_positive
-    from veilflow.tasks.modeling.evaluation import compute_metrics
+    from veilflow.tasks.modeling.candidates import predict_output
+    from veilflow.tasks.modeling.task_metrics import compute_task_metrics
 
     ds = config.dataset
     name = f"{candidate.name}{'.' + trial if trial else ''}"
@@ -174,8 +178,8 @@ def train_one(
             from veilflow.tasks.ops.model_audit import record_dp
 
             record_dp(trained.dp, client, child, run_id, name)
-        probs = predict_positive(trained.model, val)
-        val_metrics = compute_metrics(val[ds.label].to_numpy(), probs)
+        probs = predict_output(trained.model, val, config.task)
+        val_metrics = compute_task_metrics(config.task, val[ds.label].to_numpy(), probs)
         tracking.log_metrics(
             client, child, {**{f"val.{k}": v for k, v in val_metrics.items()}, "fit_seconds": trained.fit_seconds}
         )
@@ -194,8 +198,10 @@ def train_one(
 
 
 def better(a: float, b: float, metric: str) -> bool:
-    lower_is_better = metric in {"log_loss", "brier", "ece"}
-    return a < b if lower_is_better else a > b
+    """Whether `a` beats `b` on `metric` (direction from `evaluation.METRIC_DIRECTION`: rmse, mae, log_loss, ... lower)."""
+    from veilflow.tasks.modeling.evaluation import metric_direction
+
+    return a < b if metric_direction(metric) == "lower" else a > b
 
 
 def pick_best(results: list[CandidateResult], metric: str, require_dp: bool = False) -> CandidateResult:
@@ -222,49 +228,67 @@ def positive_column(pred: Any) -> np.ndarray:
 def evaluate_best(
     best: CandidateResult, test: pd.DataFrame, config: PipelineConfig, client: tracking.TrackingClient, run_id: str, out_dir: Path
 ) -> dict[str, Any]:
-    """Held-out metrics with a bootstrap interval, per-slice fairness, robustness, and plots."""
-    from veilflow.tasks.modeling.candidates import predict_positive
-    from veilflow.tasks.modeling.evaluation import bootstrap_ci, compute_metrics, robustness_report, slice_metrics
-    from veilflow.tasks.modeling.plots import plot_evaluation
+    """Held-out metrics with a bootstrap interval, per-slice fairness (each sensitive attribute), robustness, plots.
 
-    ds, primary = config.dataset, config.training.primary_metric
+    Fairness per task: binary the selection-rate / TPR gaps (`slice_metrics`), multiclass the accuracy gap,
+    regression the relative MAE gap (`task_metrics.group_gap_report`). One attribute keeps the single
+    `fairness` gate and `fairness.*` metrics; several get `fairness.<attribute>` each.
+    """
+    from veilflow.tasks.modeling.candidates import predict_output
+    from veilflow.tasks.modeling.evaluation import robustness_report, slice_metrics
+    from veilflow.tasks.modeling.plots import plot_evaluation
+    from veilflow.tasks.modeling.task_metrics import bootstrap_ci_task, compute_task_metrics, group_gap_report
+
+    ds, primary, task = config.dataset, config.primary_metric, config.task
     y = test[ds.label].to_numpy()
-    probs = predict_positive(best.trained.model, test)
-    metrics = compute_metrics(y, probs)
-    low, high = bootstrap_ci(y, probs, primary, n_boot=1000, seed=config.seed)
+    probs = predict_output(best.trained.model, test, task)
+    metrics = compute_task_metrics(task, y, probs)
+    low, high = bootstrap_ci_task(task, y, probs, primary, n_boot=1000, seed=config.seed)
     tracking.log_metrics(client, run_id, {f"test.{k}": v for k, v in metrics.items()})
     tracking.log_metrics(client, run_id, {f"test.{primary}.ci_low": low, f"test.{primary}.ci_high": high})
 
     fairness_gap = None
+    fairness_gaps: dict[str, float | None] = {}
     slices_table: list[dict[str, Any]] = []
-    groups = sensitive_groups(test, config)
-    if groups is not None:
-        report = slice_metrics(y, probs, groups)
-        fairness_gap = report.max_gap
-        slices_table = report.table.reset_index(names="group").to_dict("records")
-        tracking.log_metrics(client, run_id, report.as_metrics())
-        tracking.log_dict(client, run_id, {"groups": slices_table, "notes": list(report.notes)}, "evaluation/slices.json")
+    group_sets = sensitive_group_sets(test, config)
+    several = len(group_sets) > 1
+    for attribute, groups in group_sets.items():
+        report: Any = slice_metrics(y, probs, groups) if task == "binary" else group_gap_report(task, y, probs, groups)
+        fairness_gaps[attribute] = report.max_gap
+        rows = report.table.reset_index(names="group").to_dict("records")
+        slices_table += [{"attribute": attribute, **r} if several else r for r in rows]
+        prefix = f"fairness.{attribute}" if several else "fairness"
+        tracking.log_metrics(client, run_id, report.as_metrics(prefix))
+        where = f"evaluation/slices_{attribute}.json" if several else "evaluation/slices.json"
+        tracking.log_dict(client, run_id, {"attribute": attribute, "groups": rows, "notes": list(report.notes)}, where)
+    if fairness_gaps and not several:
+        fairness_gap = next(iter(fairness_gaps.values()))
 
     robustness = robustness_report(
-        lambda f: predict_positive(best.trained.model, f),
+        lambda f: predict_output(best.trained.model, f, task),
         test[ds.feature_columns],
         y,
         ds.numeric_features,
         ds.text_feature,
         seed=config.seed,
         metric=primary,
+        task=task,
     )
     tracking.log_metrics(
         client, run_id, {f"robustness.{k}": v for k, v in robustness.items() if isinstance(v, (int, float)) and v is not None}
     )
     plots_dir = out_dir / "evaluation"
     plots_dir.mkdir(parents=True, exist_ok=True)
-    for path in plot_evaluation(y, probs, plots_dir):
+    for path in plot_evaluation(y, probs, plots_dir, task=task):
         tracking.log_artifact(client, run_id, path, "evaluation")
+    majority = float(np.bincount(y.astype(np.int64)).max() / len(y)) if task == "multiclass" else None
     return {
+        "task": task,
         "metrics": metrics,
         "ci": {"metric": primary, "low": low, "high": high},
+        "majority_rate": majority,
         "fairness_gap": fairness_gap,
+        "fairness_gaps": fairness_gaps if several else {},
         "slices": slices_table,
         "robustness": robustness,
     }
@@ -307,10 +331,12 @@ def explain_best(
     assert explanation is not None
 
     timings: dict[str, float] = {}
+    # The same scale for every candidate: ROC AUC (binary), macro F1 (multiclass), -RMSE (regression).
+    scoring = {"binary": "roc_auc", "multiclass": "f1_macro", "regression": "neg_root_mean_squared_error"}[config.task]
     for r in results:
         started = time.perf_counter()
         perm = permutation_importance_table(
-            r.trained.model, test, test[ds.label].to_numpy(), ds.feature_columns, seed=config.seed
+            r.trained.model, test, test[ds.label].to_numpy(), ds.feature_columns, seed=config.seed, scoring=scoring
         )
         timings[r.name] = time.perf_counter() - started
         path = exp_dir / f"permutation_{r.name}.csv"
@@ -329,6 +355,10 @@ def log_best_model(
     run_id: str,
     experiment_id: str,
 ) -> tuple[str, str]:
-    """Log the best candidate as an MLflow model with an anonymized input example; returns (uri, model id)."""
+    """Log the best candidate as an MLflow model with an anonymized input example; returns (uri, model id).
+
+    The fitted pipeline carries the label mapping (`veilflow_label_`: task, original class values in code order),
+    so the logged model scores in original labels; the flow records the same mapping as `model/label_classes.json`.
+    """
     example = input_example(train, config)
     return tracking.log_model(client, run_id, experiment_id, best.trained.model, best.kind, "model", example)

@@ -14,6 +14,8 @@ import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 from scipy.special import log_ndtr
 
+from veilflow.core.plotting import serialized_drawing
+
 # fit_predict(train, train_y, query) -> probabilities of `query` (shape (n,) = P(classes[1]), or (n, k) in `classes`
 # order). `train` and `query` are row subsets of the caller's X (same type), or position arrays when X is None.
 FitPredict = Callable[[Any, np.ndarray, Any], Any]
@@ -166,6 +168,18 @@ def logit_confidence(proba: Any, y: Any, classes: Sequence[Any] | np.ndarray | N
         raise ValueError(f"proba and y differ in length ({p.shape[0]} vs {len(labels)})")
     cls = _resolve_classes(classes, 1 if p.ndim == 1 else p.shape[1], labels)
     return _logit_confidence(p, labels, cls)
+
+
+def negative_squared_error(pred: Any, y: Any) -> np.ndarray:
+    """Regression's membership score per row: -(y - prediction)^2 (higher: fits the row better), the squared-error
+    loss negated, as `logit_confidence` is a decreasing function of the cross-entropy loss."""
+    f = np.asarray(pred, dtype=np.float64).ravel()
+    t = np.asarray(y, dtype=np.float64).ravel()
+    if len(f) != len(t):
+        raise ValueError(f"predictions and y differ in length ({len(f)} vs {len(t)})")
+    if not (np.isfinite(f).all() and np.isfinite(t).all()):
+        raise ValueError("predictions or y hold non-finite values")
+    return -((t - f) ** 2)
 
 
 def _logit_confidence(p: np.ndarray, labels: np.ndarray, cls: np.ndarray) -> np.ndarray:
@@ -325,6 +339,7 @@ def loss_threshold_attack(
     n_boot: int = 200,
     confidence: float = 0.95,
     seed: int = 0,
+    regression: bool = False,
 ) -> MIAReport:
     """Loss-threshold attack (Yeom et al. 2018): rows the model fits with lower loss are called members.
 
@@ -347,6 +362,16 @@ def loss_threshold_attack(
     Raises:
         ValueError: inconsistent shapes or labels, probabilities outside [0, 1].
     """
+    if regression:
+        # The "probabilities" are predictions; the score is the negated squared error (`negative_squared_error`).
+        return audit_scores(
+            negative_squared_error(member_proba, _labels(member_y, "member_y")),
+            negative_squared_error(non_member_proba, _labels(non_member_y, "non_member_y")),
+            attack="loss",
+            n_boot=n_boot,
+            confidence=confidence,
+            seed=seed,
+        )
     p_in = _probabilities(member_proba, "member_proba")
     p_out = _probabilities(non_member_proba, "non_member_proba")
     if p_in.shape[1:] != p_out.shape[1:]:
@@ -415,6 +440,7 @@ def reference_model_attack(
     n_boot: int = 200,
     confidence: float = 0.95,
     seed: int = 0,
+    regression: bool = False,
 ) -> MIAReport:
     """Offline LiRA (Carlini et al. 2022): compare the target's confidence on a row with reference models' OUT spread.
 
@@ -473,29 +499,40 @@ def reference_model_attack(
     if size < 1:
         raise ValueError("reference_fraction of the population leaves no training rows")
     _check_boot(n_boot, confidence)
-    p_in = _probabilities(member_proba, "member_proba")
-    p_out = _probabilities(non_member_proba, "non_member_proba")
+    # Regression: the "probabilities" are predictions and phi is the negated squared error.
+    read = (lambda v, name: np.asarray(v, dtype=np.float64).ravel()) if regression else _probabilities
+    p_in = read(member_proba, "member_proba")
+    p_out = read(non_member_proba, "non_member_proba")
     if p_in.shape[0] != len(pos_in) or p_out.shape[0] != len(pos_out):
         raise ValueError("member_proba / non_member_proba need one row per member / non-member")
     if p_in.shape[1:] != p_out.shape[1:]:
         raise ValueError("member_proba and non_member_proba have different numbers of columns")
     targets = np.concatenate([pos_in, pos_out])
     y_t = y_all[targets]
-    cls = _resolve_classes(classes, 1 if p_in.ndim == 1 else p_in.shape[1], y_all)
-    phi_target = _logit_confidence(np.concatenate([p_in, p_out]), y_t, cls)
+    if regression:
+
+        def phi(p: np.ndarray) -> np.ndarray:
+            return negative_squared_error(p, y_t)
+    else:
+        cls = _resolve_classes(classes, 1 if p_in.ndim == 1 else p_in.shape[1], y_all)
+
+        def phi(p: np.ndarray) -> np.ndarray:
+            return _logit_confidence(p, y_t, cls)
+
+    phi_target = phi(np.concatenate([p_in, p_out]))
 
     rng = np.random.default_rng(np.random.SeedSequence(int(seed)).spawn(2)[0])
     query = _take(X, targets)
     phi_ref = np.empty((int(n_reference), len(targets)))
     for k in range(int(n_reference)):
         subset = np.sort(rng.choice(pos_pop, size=size, replace=False))
-        proba = _probabilities(fit_predict(_take(X, subset), y_all[subset].copy(), query), "fit_predict output")
+        proba = read(fit_predict(_take(X, subset), y_all[subset].copy(), query), "fit_predict output")
         if proba.shape[0] != len(targets) or proba.shape[1:] != p_in.shape[1:]:
             raise ValueError(
                 f"fit_predict returned shape {proba.shape} for {len(targets)} query rows; "
                 f"expected the target's probability shape {(len(targets), *p_in.shape[1:])}"
             )
-        phi_ref[k] = _logit_confidence(proba, y_t, cls)
+        phi_ref[k] = phi(proba)
     mu = phi_ref.mean(axis=0)
     if variance == "global":
         spread = float(np.sqrt(np.sum((phi_ref - mu) ** 2) / (phi_ref.size - phi_ref.shape[1])))
@@ -518,6 +555,7 @@ def reference_model_attack(
 # ---------------------------------------------------------------------------------------------- plots
 
 
+@serialized_drawing
 def plot_attack_roc(reports: MIAReport | Sequence[MIAReport], path: Path, title: str | None = None) -> Path:
     """Write the attacks' ROC curves as a PNG with a log-scale FPR axis (the low-FPR corner is what matters).
 

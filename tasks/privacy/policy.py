@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -98,11 +98,45 @@ _ENTITY_NAME = r"^[A-Z][A-Z0-9_]*$"
 
 
 class ColumnRule(FrozenModel):
-    """How one structured column is transformed: the entity it holds, the operator and its parameters."""
+    """How one structured column is transformed: the entity it holds, the operator and its parameters.
+
+    A date column read by `generalize` may name how its values are written: `date_format` (a strptime format,
+    e.g. ``%m/%d/%Y``) and/or `date_formats` (tried in order after it); with neither, ISO 8601 is expected.
+    More than `max_unparsed_share` (default: the policy's) of non-null values left unparsed fails the run.
+    """
 
     entity: str = Field(pattern=_ENTITY_NAME)
     operator: str
     params: dict[str, Any] = Field(default_factory=dict)
+    date_format: str | None = Field(default=None, description="strptime format of a date column, e.g. '%m/%d/%Y'")
+    date_formats: list[str] | None = Field(
+        default=None, min_length=1, description="strptime formats tried in order (after date_format) for each value"
+    )
+    max_unparsed_share: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="share of non-null values a date operator may leave unparsed (None: the policy's)",
+    )
+
+    @field_validator("date_format")
+    @classmethod
+    def _strptime_format(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check_strptime(value)
+        return value
+
+    @field_validator("date_formats")
+    @classmethod
+    def _strptime_formats(cls, value: list[str] | None) -> list[str] | None:
+        for fmt in value or []:
+            _check_strptime(fmt)
+        return value
+
+    @property
+    def formats(self) -> list[str]:
+        """The strptime formats a date operator tries, in order; empty: ISO 8601."""
+        return list(dict.fromkeys([*([self.date_format] if self.date_format else []), *(self.date_formats or [])]))
 
     @field_validator("operator")
     @classmethod
@@ -122,6 +156,15 @@ class ColumnRule(FrozenModel):
             return OPERATOR_PARAMS[self.operator].model_validate(self.params)
         except ValidationError as err:
             raise ValueError(f"params for operator '{self.operator}': {_describe(err)}") from None
+
+
+def _check_strptime(fmt: str) -> None:
+    if "%" not in fmt:
+        raise ValueError(f"date format '{fmt}' has no strptime directive (e.g. '%Y-%m-%d', '%m/%d/%Y')")
+    try:
+        datetime(2000, 1, 31).strftime(fmt)
+    except ValueError:
+        raise ValueError(f"date format '{fmt}' is not a valid strptime format") from None
 
 
 class TextRule(FrozenModel):
@@ -162,6 +205,39 @@ class TextRule(FrozenModel):
         return value
 
 
+# A `leak_scan.allow` entry: the full keyed HMAC-SHA256 of the value, as `veilflow audit --explain` prints it.
+LEAK_ALLOW_HEX_CHARS = 64
+_LEAK_ALLOW = re.compile(rf"^[0-9a-f]{{{LEAK_ALLOW_HEX_CHARS}}}$")
+
+
+class LeakScanPolicy(FrozenModel):
+    """How the leak scan of everything a run logged treats this dataset's raw values (veilflow.tasks.privacy.leak_scan)."""
+
+    allow: list[str] = Field(
+        default_factory=list,
+        description="deliberate exceptions: keyed hashes (64 lowercase hex, from `veilflow audit RUN --explain`) of raw "
+        "values whose hits are recorded with the run instead of failing it; never raw values",
+    )
+    min_number_digits: int = Field(
+        default=5, ge=1, le=30, description="an all-digit value with fewer digits is not searchable (counts, ids 7, 42, 1234)"
+    )
+    common_words: bool = Field(
+        default=True, description="a one-word value that is an ordinary English word (True, Register, May) is not searchable"
+    )
+
+    @field_validator("allow")
+    @classmethod
+    def _hashes(cls, value: list[str]) -> list[str]:
+        bad = [i for i, entry in enumerate(value) if not isinstance(entry, str) or not _LEAK_ALLOW.match(entry)]
+        if bad:
+            # Never echo the entry: a user may have pasted a raw value by mistake.
+            raise ValueError(
+                f"entr{'y' if len(bad) == 1 else 'ies'} {', '.join(map(str, bad))} not a keyed hash "
+                f"({LEAK_ALLOW_HEX_CHARS} lowercase hex characters, as `veilflow audit RUN --explain` prints)"
+            )
+        return sorted(set(value))
+
+
 class PiiPolicy(FrozenModel):
     """A dataset's PII policy: the contract a privacy officer reviews (see `expectations/policies/`)."""
 
@@ -171,6 +247,14 @@ class PiiPolicy(FrozenModel):
     reference_date: date | None = Field(default=None, description="ages are computed on this date (reproducible)")
     leak_tolerance: int = Field(default=0, ge=0)
     min_leak_value_length: int = Field(default=4, ge=1, description="raw values shorter than this are not leak-checked")
+    max_unparsed_share: float = Field(
+        default=0.01,
+        ge=0.0,
+        le=1.0,
+        description="a date operator leaving more than this share of a column's non-null values unparsed fails the run "
+        "(a column may set its own)",
+    )
+    leak_scan: LeakScanPolicy = Field(default_factory=LeakScanPolicy, description="rules of the scan of everything logged")
     columns: dict[str, ColumnRule] = Field(default_factory=dict)
     text_columns: dict[str, TextRule] = Field(default_factory=dict)
     risk: RiskPolicy | None = Field(
@@ -197,6 +281,11 @@ class PiiPolicy(FrozenModel):
                     raise ValueError(f"columns '{outputs[out]}' and '{name}' both write output_column '{out}'")
                 outputs[out] = name
         return self
+
+    def unparsed_limit(self, column: str) -> float:
+        """The share of `column`'s non-null values its date operator may leave unparsed."""
+        own = self.columns[column].max_unparsed_share
+        return self.max_unparsed_share if own is None else own
 
     @property
     def keyed_columns(self) -> list[str]:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, computed_field
 
-from veilflow.core.errors import ConfigError
+from veilflow.core.errors import ConfigError, DataValidationError
 from veilflow.tasks.privacy.detection import detect_spans
 from veilflow.tasks.privacy.known_values import ValueIndex, as_str, known_value_index
 from veilflow.tasks.privacy.policy import (
@@ -107,8 +107,51 @@ def _age_bands(dates: pd.Series, reference: date, width: int, top: int) -> pd.Se
     return pd.Series(labels, index=dates.index, dtype="str")
 
 
+def parse_dates(series: pd.Series, formats: list[str]) -> pd.Series:
+    """Dates from a column: each value by the first of `formats` (strptime) that reads it; no formats: ISO 8601.
+
+    Values no format reads become NaT (counted by the caller, never shown). Native datetimes pass through.
+    """
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return pd.to_datetime(series)
+    if not formats:
+        return pd.to_datetime(series, errors="coerce", format="ISO8601")
+    text = series.where(series.isna(), series.astype("str").str.strip())
+    parsed = pd.to_datetime(text, errors="coerce", format=formats[0])
+    for fmt in formats[1:]:
+        todo = parsed.isna() & text.notna()
+        if not todo.any():
+            break
+        parsed = parsed.where(~todo, pd.to_datetime(text.where(todo), errors="coerce", format=fmt))
+    return parsed
+
+
+def format_label(formats: list[str]) -> str:
+    """How a date column's formats are named in messages."""
+    return " or ".join(f"'{f}'" for f in formats) if formats else "ISO 8601"
+
+
+def check_unparsed(column: str, unparsed: int, non_null: int, formats: list[str], limit: float) -> None:
+    """Fail when a date operator left more than `limit` of a column's non-null values unparsed.
+
+    A broken date column must never become a silent all-null feature (and then a promoted model).
+
+    Raises:
+        DataValidationError: one line naming the column, the share, the limit and the format(s), never a value.
+    """
+    if non_null == 0 or unparsed == 0:
+        return
+    share = unparsed / non_null
+    if share > limit:
+        raise DataValidationError(
+            f"date column '{column}': {unparsed} of {non_null} non-null value(s) ({share:.1%}) do not parse as "
+            f"{format_label(formats)}, over the max_unparsed_share of {limit:.1%} (set date_format / date_formats "
+            "in the PII policy's column entry)"
+        )
+
+
 def _apply_column_rule(
-    name: str, series: pd.Series, rule: ColumnRule, policy: PiiPolicy, key: bytes | None
+    name: str, series: pd.Series, rule: ColumnRule, policy: PiiPolicy, key: bytes | None, unparsed_limit: bool = True
 ) -> tuple[str | None, pd.Series | None, ColumnAudit]:
     """Transform one structured column; returns (output name or None when dropped, values, audit)."""
     params = rule.parsed_params()
@@ -131,8 +174,10 @@ def _apply_column_rule(
         assert key is not None
         values = encrypt_values(series, key)
     elif op == "generalize":
-        parsed = pd.to_datetime(series, errors="coerce", format="ISO8601")
+        parsed = parse_dates(series, rule.formats)
         unparsed = int((parsed.isna() & series.notna()).sum())
+        if unparsed_limit:
+            check_unparsed(name, unparsed, int(series.notna().sum()), rule.formats, policy.unparsed_limit(name))
         if params.granularity == "year":
             years = parsed.dt.year.to_numpy(dtype="float64")
             values = pd.Series([None if np.isnan(y) else str(int(y)) for y in years], index=series.index, dtype="str")
@@ -264,6 +309,7 @@ def anonymize_frame(
     key: bytes | str | None,
     batch_size: int = 256,
     n_process: int = 1,
+    unparsed_limit: bool = True,
 ) -> tuple[pd.DataFrame, PiiAudit]:
     """Apply a PII policy: structured columns by vectorized operators, free text through Presidio.
 
@@ -274,6 +320,9 @@ def anonymize_frame(
         key: the pseudonymization/encryption key (>= 16 bytes); needed for `hash`/`encrypt`.
         batch_size: texts per spaCy `nlp.pipe` batch.
         n_process: worker processes for free-text analysis (forked; 1 = in process).
+        unparsed_limit: enforce the policy's `max_unparsed_share` on date columns (training data). Scoring
+            and serving pass False: a record's unparsable date becomes a null output (imputed by the model, as
+            a missing date was in training) and is counted in the audit, instead of failing the batch.
 
     Returns:
         The anonymized frame (same row index; dropped columns gone, generalized ones renamed) and
@@ -314,7 +363,9 @@ def anonymize_frame(
     audits: dict[str, ColumnAudit] = {}
     for column in df.columns:
         if column in policy.columns:
-            name, values, column_audit = _apply_column_rule(column, df[column], policy.columns[column], policy, raw_key)
+            name, values, column_audit = _apply_column_rule(
+                column, df[column], policy.columns[column], policy, raw_key, unparsed_limit
+            )
             audits[column] = column_audit
             if name is not None and values is not None:
                 out[name] = values

@@ -19,12 +19,11 @@ from veilflow.tasks.data.io import generate_customers, load_breast_cancer_frame
 from veilflow.tasks.data.validation import (
     LoadedSuite,
     ValidationReport,
-    build_data_docs,
     load_suite,
     quarantine_rows,
-    render_validation_html,
     validate_frame,
 )
+from veilflow.tasks.data.validation_docs import build_data_docs, render_validation_html
 
 EXPECTATIONS = Path(__file__).resolve().parents[2] / "expectations"
 SENTINEL = "ZQXSENTINEL"  # planted in bad frames; must never reach anything serialized

@@ -193,14 +193,14 @@ def test_served_raw_records_when_posted_then_same_as_veilflow_score_with_per_row
     for field in ("phone", "email", "ssn", "street_address"):
         records[0].pop(field)
     records[1]["tenure_months"] = PLANTED["wrong_type"]
-    records[2].pop("notes")
+    records[2].pop("customer_id")
     status, body = _post(url, {"dataframe_records": records})
     bodies.append(body)
     assert status == 200, body
     answer = json.loads(body)["predictions"]
     assert answer[0]["error"] is None and answer[0]["probability"] is not None
     assert answer[1]["error"] == "type(tenure_months)=number" and answer[1]["probability"] is None
-    assert answer[2]["error"].startswith("required(notes)") and answer[2]["probability"] is None
+    assert answer[2]["error"].startswith("required(customer_id)") and answer[2]["probability"] is None
 
     # No planted raw value (nor the key) in any response, in the server's log, or anywhere in the MLflow store.
     index = _leak_index()

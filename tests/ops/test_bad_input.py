@@ -7,6 +7,8 @@ One MLflow store and one champion (seeded by a good run of the same config) serv
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,8 @@ import pytest
 import yaml
 from bad_inputs import CASES, CONFIG_CASES, BadConfig, BadInput, base_frame, gates_for_small_data
 from mlflow import MlflowClient
+from preflight_cases import CASES as PREFLIGHT_CASES
+from preflight_cases import PreflightCase
 
 from veilflow.core.config import load_config
 from veilflow.core.paths import project_root
@@ -154,3 +158,73 @@ def test_cli_train_when_bad_config_then_exit_2_and_one_line(store: Store, case: 
     assert len(store.client.search_runs([store.experiment_id])) == runs_before, "a run started from a bad config"
     assert store.champion_now() == store.champion
     assert _digests(tmp_path) == before
+
+
+# --------------------------------------------------------------------------- the command line, before any flow
+
+# What the pre-flight promises: refused before Prefect or MLflow start. Measured ~2-4 s per case on 2 busy cores,
+# nearly all of it interpreter start-up and imports; this bound is a sanity check, not a benchmark.
+CLI_SECONDS = 20.0
+
+
+def _cli_env(store_uri: str, artifacts: str, case_env: dict[str, str | None]) -> dict[str, str]:
+    env = {**os.environ, "MLFLOW_TRACKING_URI": store_uri, "VEILFLOW_ARTIFACT_ROOT": artifacts}
+    env.pop("PREFECT_API_URL", None)
+    for name, value in case_env.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
+@pytest.mark.parametrize("case", PREFLIGHT_CASES, ids=[c.id for c in PREFLIGHT_CASES])
+def test_cli_train_when_bad_input_then_exit_2_one_line_in_seconds(store: Store, case: PreflightCase, tmp_path: Path):
+    """`veilflow train` in a fresh process: exit 2, exactly one `veilflow:` line on stderr, no traceback, in seconds,
+    no MLflow run, no model version, champion unchanged, input untouched."""
+    import subprocess
+    import sys
+
+    overrides = case.write(tmp_path)
+    sets = [arg for key, value in {**SMALL, **overrides}.items() for arg in ("--set", f"{key}={json.dumps(value)}")]
+    before = _digests(tmp_path)
+    versions_before = store.versions()
+    runs_before = len(store.client.search_runs([store.experiment_id]))
+    uri = os.environ["MLFLOW_TRACKING_URI"]  # the store fixture points the module at its own SQLite store
+    artifacts = (tmp_path.parent / "cli-artifacts").as_uri()
+    veilflow = str(Path(sys.executable).parent / "veilflow")  # the console script a user runs
+    command = [veilflow, "train", "--config", str(PROJECT_ROOT / "deploy/configs/customers.yaml")]
+
+    started = time.perf_counter()
+    done = subprocess.run(
+        [*command, *sets], capture_output=True, text=True, env=_cli_env(uri, artifacts, case.env), timeout=120, cwd=tmp_path
+    )
+    seconds = time.perf_counter() - started
+    print(f"{case.id}: exit {done.returncode} in {seconds:.2f} s")
+
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert len(lines) == 1, done.stderr[-2000:]
+    assert lines[0].startswith("veilflow: ") and case.fragment in lines[0], lines[0]
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "pre-flight passed" not in done.stdout and "Starting temporary server" not in done.stdout + done.stderr
+    assert not any(value in lines[0] for value in store.pii_values), "a raw PII value reached the error"
+    assert seconds < CLI_SECONDS, f"{case.id} took {seconds:.1f}s to exit"
+    assert len(store.client.search_runs([store.experiment_id])) == runs_before, "an MLflow run started"
+    assert store.versions() == versions_before, "a model version was registered"
+    assert store.champion_now() == store.champion, "champion moved"
+    assert _digests(tmp_path) == before, "the input file was modified"
+
+
+def test_cli_when_debug_then_traceback_before_the_one_line(tmp_path: Path, capsys):
+    from veilflow.cli.main import main
+
+    config = str(PROJECT_ROOT / "deploy/configs/customers.yaml")
+    missing = ["--set", "dataset.source=file", "--set", f"dataset.path={tmp_path / 'none.csv'}"]
+    assert main(["train", "--config", config, *missing]) == 2
+    quiet = capsys.readouterr().err
+    assert "Traceback" not in quiet and quiet.strip().startswith("veilflow: DataLoadError: input file not found")
+    assert main(["train", "--debug", "--config", config, *missing]) == 2  # the global flag after the command works too
+    loud = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in loud and "check_file" in loud
+    assert loud.strip().splitlines()[-1].startswith("veilflow: DataLoadError: input file not found")

@@ -12,15 +12,9 @@ from _configs import DEFAULTS
 from veilflow.core.config import load_config
 from veilflow.core.errors import ConfigError, DataLoadError
 from veilflow.tasks.data.io import fingerprint_frame, generate_customers
-from veilflow.tasks.ops.partitions import (
-    combine_fingerprint,
-    merge_partitions,
-    plan_file_partitions,
-    plan_partitions,
-    process_partition_here,
-    read_file_partition,
-    read_partition,
-)
+from veilflow.tasks.ops.partition_merge import combine_fingerprint, merge_partitions
+from veilflow.tasks.ops.partition_steps import process_partition_here
+from veilflow.tasks.ops.partitions import plan_file_partitions, plan_partitions, read_file_partition, read_partition
 
 KEY = b"test-key-0123456789abcdef-not-a-secret"
 

@@ -68,28 +68,32 @@ def _text_of(*frames: pd.DataFrame) -> str:
     return "\n".join(f.to_json(orient="records", default_handler=str) for f in frames)
 
 
-def test_contract_when_demo_config_then_id_and_features_required_pii_columns_optional(fitted):
-    from veilflow.tasks.ops.raw_scoring import RawContract
+def test_contract_when_demo_config_then_id_required_features_as_the_suite_says_pii_columns_optional(fitted):
+    import json
+
+    from veilflow.core.config import resolve_path
+    from veilflow.tasks.ops.raw_scoring import RawContract, raw_contract
 
     contract = _scorer(fitted, "records").contract
-    assert set(contract.required) == {
-        "customer_id",
-        "tenure_months",
-        "monthly_charges",
-        "num_support_tickets",
-        "contract_type",
-        "payment_method",
-        "plan",
-        "notes",
-    }
+    # The demo suite requires only the id in every row; its features may be null (training imputed them).
+    assert set(contract.required) == {"customer_id"}
     assert {"full_name", "email", "phone", "street_address", "zip_code", "ssn", "date_of_birth", "gender", "churned"} <= set(
         contract.optional
     )
     assert "age_band" not in contract.columns  # created by the policy, not a raw column
-    assert (
-        contract.kinds["tenure_months"] == "number" and contract.kinds["email"] == "text" and contract.kinds["churned"] == "any"
-    )
+    assert contract.kinds["tenure_months"] == "number" and contract.kinds["notes"] == "text"
+    # ids, categories, structured PII and the label take any value, as training accepted them (integer ids).
+    assert contract.kinds["customer_id"] == contract.kinds["email"] == contract.kinds["churned"] == "any"
     assert RawContract.from_dict(contract.to_dict()) == contract
+
+    # A feature the suite requires in every row (not-null, no `mostly`) is required; `mostly` keeps it optional.
+    config = fitted["champion"].pipeline_config
+    suite = json.loads(resolve_path(config.dataset.raw_suite).read_text(encoding="utf-8"))
+    strict = {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "plan"}}
+    loose = {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "contract_type", "mostly": 0.9}}
+    suite["expectations"] += [strict, loose]
+    required = raw_contract(config, fitted["policy"], suite).required
+    assert set(required) == {"customer_id", "plan"}
 
 
 def test_score_raw_records_when_clean_batch_then_identical_to_anonymized_input_path(fitted):
@@ -145,8 +149,13 @@ def test_score_raw_records_when_fields_absent_then_optional_ones_score_and_requi
     ).records()
     assert without_optional.loc[0, "error"] is None
     assert without_optional.loc[0, "probability"] == full.loc[0, "probability"]  # no feature comes from those columns
-    without_required = score_raw_records(one.drop(columns=["notes"]), scorer).records()
-    assert without_required.loc[0, "error"].startswith("required(notes)") and without_required.loc[0, "probability"] is None
+    # A null note fails the suite's row check (training quarantined such rows too), not veilflow's own.
+    without_notes = score_raw_records(one.drop(columns=["notes"]), scorer).records()
+    assert without_notes.loc[0, "error"] == "expect_column_values_to_not_be_null(notes, mostly=0.95)"
+    assert without_notes.loc[0, "probability"] is None
+    without_required = score_raw_records(one.drop(columns=["customer_id"]), scorer).records()
+    assert without_required.loc[0, "error"].startswith("required(customer_id)")
+    assert without_required.loc[0, "probability"] is None
 
 
 def test_score_raw_records_when_records_scored_alone_or_together_then_identical(fitted):
@@ -279,3 +288,16 @@ def test_records_when_built_in_one_frame_then_identical_cells_and_types(fitted):
         assert [[type(v) for v in row] for row in got.itertuples(index=False)] == [
             [type(v) for v in row] for row in want.itertuples(index=False)
         ]
+
+
+def test_score_raw_records_when_id_is_an_integer_then_it_scores_as_training_accepted_it(fitted):
+    """Integer ids (a user's CSV) are ids, not text: no type error, and the row scores."""
+    from veilflow.tasks.ops.raw_scoring import score_raw_records
+
+    batch = _batch(6, seed=12)
+    as_text = score_raw_records(batch, _scorer(fitted, "records")).records()
+    batch["customer_id"] = np.arange(100_001, 100_007)
+    as_int = score_raw_records(batch, _scorer(fitted, "records")).records()
+    assert as_int["error"].isna().all(), as_int["error"].tolist()
+    # The id is not a feature: the same rows get the same probabilities whatever the id's type.
+    assert as_int["probability"].tolist() == as_text["probability"].tolist()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 
 import pandas as pd
@@ -142,6 +143,18 @@ def test_training_flow_when_task_logs_raw_email_then_leak_scan_fails_run_and_aud
     assert ("artifact:debug/notes.txt", "email", "exact") in places
     assert ("prefect:logs", "email", "exact") in places
     assert report["prefect_checked"] is True
+    assert {h["rule"] for h in report["hits"]} == {"token"}
+
+    # --explain: per hit the place, the rule, the column and the keyed hash to copy into leak_scan.allow; no value.
+    from veilflow.tasks.privacy.leak_scan import leak_value_hash
+
+    assert main(["audit", run.info.run_id, "--explain"]) == 6
+    out = capsys.readouterr().out
+    assert email.lower() not in out.lower()
+    digest = leak_value_hash(os.environ["VEILFLOW_PII_KEY"].encode(), email)
+    assert f"tag:debug.contact  rule=token match=case_insensitive column=email x1  value_hash={digest}" in out
+    assert f"artifact:debug/notes.txt  rule=token match=exact column=email x1  value_hash={digest}" in out
+    assert "leak_scan.allow" in out
 
 
 @pytest.mark.slow

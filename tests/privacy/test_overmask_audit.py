@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from veilflow.engines.presidio import build_analyzer
-from veilflow.tasks.ops.partitions import merge_audits
+from veilflow.tasks.ops.partition_merge import merge_audits
 from veilflow.tasks.privacy.policy import PiiPolicy, TextRule
 from veilflow.tasks.privacy.redaction import anonymize_frame
 

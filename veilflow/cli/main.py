@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -29,11 +30,30 @@ def _overrides(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
+def _console(args: argparse.Namespace) -> None:
+    """Quiet console for a flow run (see veilflow.engines.console); call once Prefect and MLflow are imported."""
+    from veilflow.engines.console import install_console_filter
+
+    install_console_filter(verbose=getattr(args, "verbose", False), debug=getattr(args, "debug", False))
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    import os
+
     from veilflow.core.config import load_config
-    from veilflow.flows.training import TrainingResult, training
+    from veilflow.core.paths import resolve_path
+    from veilflow.core.provenance import CONFIG_FILE_ENV
+    from veilflow.tasks.ops.preflight import preflight
 
     config = load_config(args.config, _overrides(args.set))
+    # The run records the config file's digest and git state (veilflow.core.provenance).
+    os.environ[CONFIG_FILE_ENV] = str((args.config if args.config.is_file() else resolve_path(args.config)).resolve())
+    # Bad input is refused here, in about a second, before Prefect (and its temporary server) or MLflow start.
+    report = preflight(config)
+    print(f"pre-flight passed: {report.source}, {_checked(report)} in {report.seconds:.2f} s", flush=True)
+    from veilflow.flows.training import TrainingResult, training
+
+    _console(args)
     # `training` is a sync flow: with return_state=True it returns its final State, not an Awaitable (its `Any` return type makes mypy pick the async overload).
     state = cast("State[Any]", training(config, return_state=True))
     if state.is_failed():
@@ -44,6 +64,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     assert isinstance(result, TrainingResult)
     _print_result(result, state.name)
     return 0 if result.decision == "promoted" or not args.strict else 3
+
+
+def _checked(report: Any) -> str:
+    if not report.rows_sampled:
+        return "built-in data"
+    return f"{report.rows_sampled} rows x {report.columns} columns checked" + (
+        " (whole file)" if report.whole_file else " (sample)"
+    )
 
 
 def _print_result(result: Any, state_name: str | None) -> None:
@@ -91,7 +119,13 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    from veilflow.core.paths import resolve_path
+    from veilflow.tasks.ops.preflight import check_input_file
+
+    check_input_file(resolve_path(args.input, Path.cwd()), max_bytes=2 * 1024**3)  # file-level checks, before Prefect
     from veilflow.flows.scoring import ScoringConfig, scoring
+
+    _console(args)
 
     kwargs = {"model_name": args.model, "input_path": args.input}
     kwargs.update(require_same_code=args.require_same_code, allow_unverified_code=args.allow_unverified_code)
@@ -119,6 +153,8 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def cmd_monitor(args: argparse.Namespace) -> int:
     from veilflow.flows.monitoring import MonitoringConfig, monitoring
+
+    _console(args)
 
     config = MonitoringConfig(
         model_name=args.model,
@@ -166,6 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="veilflow",
         description="Train models on data that contains personal information, safely and reproducibly. "
         "Runs on an ephemeral Prefect API and MLflow in mlruns/ unless PREFECT_API_URL / MLFLOW_TRACKING_URI are set.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks (and everything --verbose shows)")
+    parser.add_argument(
+        "--verbose", "-v", action="store_true", help="show library log lines and veilflow's per-step details on the console"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -266,25 +306,62 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="build and list the deployments, then exit")
     p.set_defaults(func=cmd_serve)
 
+    from veilflow.cli.init import add_init_commands
     from veilflow.cli.privacy import add_privacy_commands
     from veilflow.cli.serving import add_serving_commands
 
+    add_init_commands(sub)
     add_privacy_commands(sub)
     add_serving_commands(sub)
     return parser
 
 
+GLOBAL_FLAGS = ("--debug", "--verbose", "-v")
+
+
+def _global_flags_first(argv: list[str]) -> list[str]:
+    """`veilflow train --debug` works like `veilflow --debug train`: the global flags may follow the command."""
+    cut = argv.index("--") if "--" in argv else len(argv)
+    flags = [a for a in argv[:cut] if a in GLOBAL_FLAGS]
+    return [*flags, *[a for a in argv[:cut] if a not in GLOBAL_FLAGS], *argv[cut:]]
+
+
+def _where(exc: BaseException) -> str:
+    """file:line of the innermost frame of the traceback (a place, never a value)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Exit codes: 0 done; 2 bad input, config or key (a `VeilflowError`, one `veilflow:` line on
+    stderr, no traceback); 1 a failure later in a flow or any other error (one line: its type and where); 3-6 the
+    commands' own verdicts. `--debug` prints the traceback too."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_global_flags_first(list(sys.argv[1:] if argv is None else argv)))
     configure_environment()
     from veilflow.core.errors import VeilflowError
 
     try:
         return int(args.func(args) or 0)
     except VeilflowError as exc:
-        print(f"veilflow: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if args.debug:
+            traceback.print_exc()
+        print(f"veilflow: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("veilflow: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exc()
+        # Not a veilflow error: its message was not written to be shown (a library's may quote a data value).
+        print(f"veilflow: unexpected {type(exc).__name__} at {_where(exc)} (--debug shows the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import warnings
@@ -9,9 +10,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from veilflow.core.errors import ConfigError
+from veilflow.core.labels import DEFAULT_FLOORS, DEFAULT_PRIMARY, TASK_METRICS, LabelSpec
 from veilflow.core.paths import resolve_path
 
 __all__ = ["resolve_path"]  # re-exported: callers resolve config paths next to the config they read
@@ -38,14 +40,31 @@ class DatasetConfig(_Frozen):
         "(right to be forgotten) and the suppression list is matched against it. None: no membership tracking",
     )
     label: str = Field(description="the column to predict")
+    task: Literal["auto", "binary", "multiclass", "regression"] = Field(
+        default="auto",
+        description="what the label is: 'auto' resolves it from the label at load (two values: binary; numbers that are "
+        "not all whole, or more than max_classes of them: regression; else multiclass); see veilflow.tasks.data.labels",
+    )
+    positive_label: str | int | float | bool | None = Field(
+        default=None, description="binary: the label value that is the positive class (default rule: tasks/data/labels.py)"
+    )
+    max_classes: int = Field(default=50, ge=3, le=1000, description="most classes a multiclass label may have")
     numeric_features: list[str] = []
     categorical_features: list[str] = []
     text_feature: str | None = None
-    sensitive_attribute: str | None = Field(default=None, description="kept for fairness slices, never a feature")
+    sensitive_attribute: str | None = Field(
+        default=None, description="one sensitive attribute (same as a one-element sensitive_attributes)"
+    )
+    sensitive_attributes: list[str] = Field(
+        default=[], description="kept for fairness slices (one fairness gate each: fairness.<attribute>), never features"
+    )
     raw_suite: Path = Field(description="GX suite (JSON) the raw data must pass")
     anonymized_suite: Path | None = None
     pii_policy: Path | None = Field(default=None, description="PII policy (YAML); None: the data holds no PII")
     max_bytes: int = Field(default=2 * 1024**3, gt=0, description="refuse input files larger than this")
+    encoding: str = Field(
+        default="utf-8", description="text encoding of a CSV input (a Python codec name, e.g. 'utf-8', 'cp1252', 'latin-1')"
+    )
     max_text_chars: int = Field(
         default=20_000, gt=0, description="refuse text cells longer than this (bounds Presidio's cost; notes are ~150 chars)"
     )
@@ -53,6 +72,15 @@ class DatasetConfig(_Frozen):
         default="reject",
         description="columns neither the config nor the PII policy names: 'reject' the input, or 'drop' them at load",
     )
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown encoding '{value}' (a Python codec name, e.g. utf-8, cp1252, latin-1)") from None
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> DatasetConfig:
@@ -63,9 +91,18 @@ class DatasetConfig(_Frozen):
             features.add(self.text_feature)
         if self.label in features:
             raise ValueError(f"label '{self.label}' cannot also be a feature")
-        if self.sensitive_attribute and self.sensitive_attribute in features:
-            raise ValueError(f"sensitive attribute '{self.sensitive_attribute}' cannot be a feature")
+        for col in self.sensitive_columns:
+            if col in features:
+                raise ValueError(f"sensitive attribute '{col}' cannot be a feature")
+            if col == self.label:
+                raise ValueError(f"sensitive attribute '{col}' cannot be the label")
         return self
+
+    @property
+    def sensitive_columns(self) -> list[str]:
+        """Every sensitive attribute (`sensitive_attribute` first, then `sensitive_attributes`), each once."""
+        cols = [self.sensitive_attribute] if self.sensitive_attribute else []
+        return list(dict.fromkeys([*cols, *self.sensitive_attributes]))
 
     @property
     def feature_columns(self) -> list[str]:
@@ -157,7 +194,11 @@ class TrainingConfig(_Frozen):
     candidates: list[CandidateConfig] = [
         CandidateConfig(name="logreg", kind="logistic_regression", params={"C": 1.0}),
     ]
-    primary_metric: Literal["roc_auc", "pr_auc", "f1", "accuracy", "log_loss", "brier"] = "roc_auc"
+    primary_metric: str | None = Field(
+        default=None,
+        description="the metric candidates are picked and compared by; None: the task's default (binary roc_auc, "
+        "multiclass f1_macro, regression rmse)",
+    )
     text_max_features: int = Field(default=2000, gt=0)
     resume: bool = Field(
         default=True,
@@ -181,7 +222,11 @@ class ExplainConfig(_Frozen):
 
 
 class GateConfig(_Frozen):
-    floors: dict[str, float] = {"roc_auc": 0.6}
+    floors: dict[str, float] | None = Field(
+        default=None,
+        description="metric -> floor (a ceiling for lower-is-better metrics); None: the task's defaults (binary roc_auc "
+        ">= 0.6, multiclass roc_auc_ovr >= 0.6, regression r2 >= 0)",
+    )
     max_regression: float = Field(default=0.01, ge=0.0, description="allowed drop of the primary metric vs champion")
     max_fairness_gap: float | None = 0.25
     max_robustness_drop: float | None = 0.1
@@ -240,6 +285,48 @@ class PipelineConfig(_Frozen):
     gates: GateConfig = GateConfig()
     registry: RegistryConfig = RegistryConfig()
     execution: ExecutionConfig = ExecutionConfig()
+    # The label as resolved from the data at load (`with_label_spec`); not a field, so not in dumps or the hash.
+    _label_spec: LabelSpec | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _task_settings(self) -> PipelineConfig:
+        """Metrics, floors and candidates the declared task cannot have (an 'auto' task is checked at load)."""
+        if self.dataset.task != "auto":
+            check_task_settings(self, self.dataset.task)
+        elif self.training.primary_metric is not None and not any(
+            self.training.primary_metric in m for m in TASK_METRICS.values()
+        ):
+            raise ValueError(f"training.primary_metric '{self.training.primary_metric}' is not a metric of any task")
+        return self
+
+    @property
+    def label_spec(self) -> LabelSpec | None:
+        """The label's spec once resolved at load (None before)."""
+        return self._label_spec
+
+    def with_label_spec(self, spec: LabelSpec) -> PipelineConfig:
+        """A copy that carries the label resolved from the data (task, classes); everything else unchanged."""
+        check_task_settings(self, spec.task, error=ConfigError)
+        out = self.model_copy()
+        out._label_spec = spec
+        return out
+
+    @property
+    def task(self) -> str:
+        """The resolved task: from the label spec, else the declared task ('binary' for an unresolved 'auto')."""
+        if self._label_spec is not None:
+            return self._label_spec.task
+        return "binary" if self.dataset.task == "auto" else self.dataset.task
+
+    @property
+    def primary_metric(self) -> str:
+        """`training.primary_metric`, or the task's default."""
+        return self.training.primary_metric or DEFAULT_PRIMARY[self.task]
+
+    @property
+    def floors(self) -> dict[str, float]:
+        """`gates.floors`, or the task's default floors."""
+        return dict(self.gates.floors) if self.gates.floors is not None else dict(DEFAULT_FLOORS[self.task])
 
     @model_validator(mode="before")
     @classmethod
@@ -257,6 +344,24 @@ class PipelineConfig(_Frozen):
         """Stable hash of the whole config (used in tags and cache keys)."""
         payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def check_task_settings(config: PipelineConfig, task: str, error: type[Exception] = ValueError) -> None:
+    """The primary metric, the floors and the candidates must suit `task`; one line naming the first that does not.
+
+    The DP candidates are binary-only for now: another task refuses them here, before any data is read.
+    """
+    known = TASK_METRICS[task]
+    primary = config.training.primary_metric
+    if primary is not None and primary not in known:
+        raise error(f"training.primary_metric '{primary}' is not a {task} metric (known: {', '.join(known)})")
+    for metric in config.gates.floors or {}:
+        if metric not in known:
+            raise error(f"gates.floors names '{metric}', not a {task} metric (known: {', '.join(known)})")
+    if task != "binary":
+        for cand in config.training.candidates:
+            if cand.kind in DP_KINDS:
+                raise error(f"candidate '{cand.name}': kind {cand.kind} supports binary labels only, not {task}")
 
 
 def _one_line(err: ValidationError, source: str) -> str:

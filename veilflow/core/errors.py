@@ -27,3 +27,7 @@ class MissingKeyError(ConfigError):
 
 class PromotionRejected(VeilflowError):
     """A candidate failed one or more promotion gates (not a crash: the run is rejected)."""
+
+
+class LabelError(DataLoadError):
+    """The label column does not fit the task (missing values, one class, too many classes, text for regression)."""

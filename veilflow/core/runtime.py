@@ -28,6 +28,9 @@ _OFFLINE_DEFAULTS = {
     # veilflow's own step logs (counts and shapes only; per-epoch losses) reach the console and the Prefect
     # UI beside the task runs they belong to; the leak scan reads them back.
     "PREFECT_LOGGING_EXTRA_LOGGERS": "veilflow",
+    # Library log lines outside any flow run (e.g. while a model loads for scoring) stay local instead of
+    # printing "attempted to send logs to the API without a flow run id".
+    "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
 }
 
 

@@ -11,19 +11,21 @@ from typing import Any
 from mlflow import MlflowClient
 
 from veilflow.engines.tracking import tracking_uri_of
-from veilflow.tasks.privacy.leak_scan import LeakHit, LeakIndex, LeakScanner, LeakScanReport, artifact_texts
+from veilflow.tasks.privacy.leak_formats import structured_values
+from veilflow.tasks.privacy.leak_scan import LeakIndex, LeakScanner, LeakScanReport
 
 log = logging.getLogger("veilflow")
 
 
 def _scan_mlflow_run(scanner: LeakScanner, client: MlflowClient, run: Any, prefix: str) -> None:
     data = run.data
+    # The key is read by `label` (a key holding a raw value is withheld and counted), the value by the token rule.
     for k, v in data.params.items():
-        scanner.scan("param", scanner.label(f"{prefix}param", k), f"{k}\n{v}")
+        scanner.scan("param", scanner.label(f"{prefix}param", k), v)
     for k, v in data.tags.items():
-        scanner.scan("tag", scanner.label(f"{prefix}tag", k), f"{k}\n{v}")
+        scanner.scan("tag", scanner.label(f"{prefix}tag", k), v)
     for k in data.metrics:
-        scanner.scan("metric_name", scanner.label(f"{prefix}metric", k), k)
+        scanner.scan("metric_name", scanner.label(f"{prefix}metric", k), "")  # the name is read by `label`
     scanner.scan("run_name", f"{prefix}run_name", run.info.run_name or "")
     for ds_input in getattr(run.inputs, "dataset_inputs", []) or []:
         ds = ds_input.dataset
@@ -37,9 +39,7 @@ def _scan_mlflow_run(scanner: LeakScanner, client: MlflowClient, run: Any, prefi
 def _scan_tree(scanner: LeakScanner, root: Path, prefix: str) -> None:
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = path.relative_to(root).as_posix()
-        where = scanner.label(prefix, rel)
-        for text in artifact_texts(path):
-            scanner.scan("artifact", where, text)
+        scanner.scan_file("artifact", scanner.label(prefix, rel), path)
 
 
 def _scan_mlflow(scanner: LeakScanner, client: MlflowClient, run_id: str, tmp: Path) -> None:
@@ -61,11 +61,10 @@ def _scan_mlflow(scanner: LeakScanner, client: MlflowClient, run_id: str, tmp: P
 
     models = client.search_logged_models([run.info.experiment_id], filter_string=f"source_run_id = '{run_id}'")
     for j, model in enumerate(models):
-        scanner.scan(
-            "model",
-            scanner.label("model", model.name),
-            f"{model.name}\n{json.dumps(model.tags or {})}\n{json.dumps(model.params or {})}",
-        )
+        where = scanner.label("model", model.name)
+        scanner.scan("model", where, model.name)
+        for mapping in (model.tags or {}, model.params or {}):  # key -> value: names are structure, values are data
+            scanner.scan("model", where, "\n".join(structured_values(dict(mapping))), "json-value")
         dst = tmp / f"model{j}"
         dst.mkdir()
         mlflow.artifacts.download_artifacts(
@@ -103,7 +102,8 @@ def _scan_prefect(scanner: LeakScanner, flow_run_id: str) -> bool:
         except Exception as exc:  # not found on this API (another Prefect database)
             log.info("leak scan: Prefect flow run not readable (%s)", type(exc).__name__)
             return False
-        scanner.scan("prefect_flow_run", "prefect:flow_run.parameters", json.dumps(fr.parameters, default=str))
+        params = json.loads(json.dumps(fr.parameters, default=str))
+        scanner.scan("prefect_flow_run", "prefect:flow_run.parameters", "\n".join(structured_values(params)), "json-value")
         scanner.scan(
             "prefect_flow_run",
             "prefect:flow_run",
@@ -129,10 +129,12 @@ def _scan_prefect(scanner: LeakScanner, flow_run_id: str) -> bool:
                 "\n".join([tr.name or "", tr.state.message if tr.state and tr.state.message else ""]),
             )
         for art in pc.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[fid]))):
-            body = art.data if isinstance(art.data, str) else json.dumps(art.data, default=str)
-            scanner.scan(
-                "prefect_artifact", f"prefect:artifact[{art.key or art.type}]", f"{art.key}\n{art.description or ''}\n{body}"
-            )
+            where = f"prefect:artifact[{art.key or art.type}]"
+            if isinstance(art.data, str):
+                scanner.scan("prefect_artifact", where, f"{art.key}\n{art.description or ''}\n{art.data}")
+            else:  # a table or other JSON: its values, not its structure
+                body = "\n".join(structured_values(json.loads(json.dumps(art.data, default=str))))
+                scanner.scan("prefect_artifact", where, f"{art.key}\n{art.description or ''}\n{body}", "json-value")
     return True
 
 
@@ -164,20 +166,23 @@ def scan_run(
     import tempfile
 
     started = time.perf_counter()
-    scanner = LeakScanner(index)
+    scanner = LeakScanner(index)  # classifies the values first (ConfigError: allow entries without a key)
     with tempfile.TemporaryDirectory(prefix="veilflow-leakscan-") as tmp:
         _scan_mlflow(scanner, client, run_id, Path(tmp))
     flow_run_id = flow_run_id or client.get_run(run_id).data.tags.get("veilflow.prefect_flow_run_id") or None
     checked = _scan_prefect(scanner, flow_run_id) if prefect and flow_run_id else False
-    hits = [LeakHit(where=w, source=s, kind=k, count=n) for (w, s, k), n in sorted(scanner.hits.items())]
     return LeakScanReport(
         run_id=run_id,
         flow_run_id=flow_run_id,
         prefect_checked=checked,
         values_searched=index.values,
         short_values_skipped=index.skipped,
+        not_searchable=index.not_searchable,
         items_scanned=dict(sorted(scanner.items.items())),
+        rules_read=dict(sorted(scanner.rules.items())),
         bytes_scanned=scanner.bytes,
-        hits=hits,
+        hits=scanner.hit_list(),
+        allowed=scanner.allowed_list(),
+        allow_entries=len(index.allow),
         seconds=round(time.perf_counter() - started, 3),
     )

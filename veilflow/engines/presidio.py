@@ -140,6 +140,30 @@ def _custom_recognizer_module() -> Any | None:
     return module
 
 
+def _predefined_configuration(language: str, regex_flags: int) -> dict[str, Any]:
+    """Presidio's default recognizer configuration (conf/default_recognizers.yaml) cut down to one language.
+
+    A recognizer listed for several languages keeps only `language`'s entry (and its context words); one
+    without it is left out. The result is what `RecognizerListLoader.get` takes.
+    """
+    from importlib.resources import files
+
+    import yaml
+
+    conf = yaml.safe_load((files("presidio_analyzer") / "conf" / "default_recognizers.yaml").read_text(encoding="utf-8"))
+    kept = []
+    for rec in conf.get("recognizers", []):
+        if isinstance(rec, dict) and rec.get("supported_languages"):
+            langs = [x for x in rec["supported_languages"] if (x.get("language") if isinstance(x, dict) else x) == language]
+            if not langs:
+                continue
+            rec = {**rec, "supported_languages": langs}
+        elif isinstance(rec, dict) and rec.get("supported_language") not in (None, language):
+            continue
+        kept.append(rec)
+    return {"recognizers": kept, "supported_languages": [language], "global_regex_flags": regex_flags}
+
+
 def build_analyzer(
     nlp_model: str = DEFAULT_NLP_MODEL, entities: Sequence[str] | None = None, lean_pipeline: bool = True
 ) -> AnalyzerEngine:
@@ -164,6 +188,7 @@ def build_analyzer(
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
     from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpEngineProvider
     from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+    from presidio_analyzer.recognizer_registry.recognizers_loader_utils import RecognizerListLoader
 
     engine_cls = _engine_class()
     # An instance of `engine_cls` (provider.create_engine() builds one too): the class is created at run time,
@@ -199,7 +224,11 @@ def build_analyzer(
             log.debug("spaCy components switched off: %s", off)
 
     registry = RecognizerRegistry(supported_languages=[LANGUAGE])
-    registry.load_predefined_recognizers(languages=[LANGUAGE], nlp_engine=engine)
+    # Only the configured language's predefined recognizers are built: asking Presidio for all of them makes it
+    # build and then refuse each Spanish, Italian and Polish one with a warning (11 lines per analyzer).
+    flags = registry.global_regex_flags if registry.global_regex_flags is not None else 0
+    registry.recognizers = [*registry.recognizers, *RecognizerListLoader.get(**_predefined_configuration(LANGUAGE, flags))]
+    registry.add_nlp_recognizer(nlp_engine=engine)
     if pattern_only:
         registry.recognizers = [r for r in registry.recognizers if not isinstance(r, SpacyRecognizer)]
     custom = _custom_recognizer_module()

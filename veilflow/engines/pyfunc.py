@@ -21,6 +21,8 @@ class ProbabilityModel(PythonModel):
 
     # A pd.DataFrame hint tells MLflow to take the signature from the input example (no hint: a warning).
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> np.ndarray:
-        """Class probabilities for a frame of anonymized rows, shape (n, 2)."""
+        """Class probabilities for a frame of anonymized rows, shape (n, k); a regressor's predictions, shape (n,)."""
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+        if not hasattr(self.pipeline, "predict_proba"):
+            return np.asarray(self.pipeline.predict(frame), dtype=np.float64)
         return np.asarray(self.pipeline.predict_proba(frame), dtype=np.float64)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -75,16 +76,19 @@ def log_code_model(
         logged = with_retries(
             lambda: mlflow.initialize_logged_model(name=name, source_run_id=run_id, experiment_id=experiment_id)
         )
-        info = mlflow.pyfunc.log_model(
-            name=name,
-            python_model=str(code_path),
-            artifacts=dict(artifacts),
-            signature=raw_signature(columns),
-            model_config=dict(model_config),
-            metadata=dict(metadata),
-            pip_requirements=_pip_requirements(),
-            model_id=logged.model_id,
-        )
+        with warnings.catch_warnings():
+            # Deliberate: an input example would be raw records. The signature is given, so MLflow's hint says nothing.
+            warnings.filterwarnings("ignore", message=".*input example was not provided", category=UserWarning)
+            info = mlflow.pyfunc.log_model(
+                name=name,
+                python_model=str(code_path),
+                artifacts=dict(artifacts),
+                signature=raw_signature(columns),
+                model_config=dict(model_config),
+                metadata=dict(metadata),
+                pip_requirements=_pip_requirements(),
+                model_id=logged.model_id,
+            )
         with_retries(lambda: client.log_outputs(run_id, [LoggedModelOutput(logged.model_id, step=0)]))
     return info.model_uri, logged.model_id
 

@@ -12,6 +12,7 @@ import os
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -65,6 +66,9 @@ def ensure_experiment(client: MlflowClient, name: str, artifact_root: str | None
     """Return the id of experiment `name`, creating it (artifacts under `artifact_root/<name>`) if needed."""
     exp = with_retries(lambda: client.get_experiment_by_name(name))
     if exp is not None:
+        if EXPERIMENT_KIND_TAG not in (exp.tags or {}):  # made before veilflow tagged its experiments
+            found = exp.experiment_id
+            with_retries(lambda: client.set_experiment_tag(found, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND))
         return exp.experiment_id
     location = f"{artifact_root.rstrip('/')}/{name}" if artifact_root else None
     try:
@@ -148,10 +152,22 @@ def log_dataset(
 
     # A generated or sklearn-bundled frame has no URI MLflow can resolve; describe its origin instead.
     origin = source if "://" in source or source.startswith("/") else CodeDatasetSource(tags={"veilflow.source": source})
+    _no_integer_schema_hint()
     dataset = from_pandas(frame, source=origin, name=name)
     entity = dataset._to_mlflow_entity()
     tags = [InputTag("mlflow.data.context", context), InputTag("veilflow.fingerprint", fingerprint)]
     with_retries(lambda: client.log_inputs(run_id, datasets=[DatasetInput(entity, tags)]))
+
+
+def _no_integer_schema_hint() -> None:
+    """Silence MLflow's "Inferred schema contains integer column(s)" hint (idempotent; called where a schema is inferred).
+
+    The hint suggests declaring integer columns as doubles so that a missing value can be scored; MLflow then refuses
+    integer input ("can not safely convert int64 to float64"), so veilflow keeps integers exact and its scoring path
+    checks every row (missing values included) before the model sees it, quarantining what does not fit. A process-wide
+    filter rather than `catch_warnings`, which is not thread-safe (candidates log from threads).
+    """
+    warnings.filterwarnings("ignore", message=r".*Inferred schema contains integer column", category=UserWarning)
 
 
 def _pip_requirements(kind: str) -> list[str]:
@@ -182,6 +198,7 @@ def log_model(
     scikit-learn models use the sklearn flavour whose pyfunc returns class probabilities; the PyTorch
     pipeline is wrapped as a pyfunc with the same contract. `input_example` must be anonymized data.
     """
+    _no_integer_schema_hint()
     with _MODEL_LOGGING:  # MLflow's model logging keeps process-global state; candidates log from threads
         return _log_model_locked(client, run_id, experiment_id, model, kind, name, input_example)
 
@@ -212,7 +229,8 @@ def _log_model_locked(
             name=name,
             input_example=input_example,
             pip_requirements=reqs,
-            pyfunc_predict_fn="predict_proba",
+            # Classifiers serve class probabilities; a regressor (no predict_proba) its predictions.
+            pyfunc_predict_fn="predict_proba" if hasattr(model, "predict_proba") else "predict",
             serialization_format="cloudpickle",
             model_id=logged.model_id,
         )

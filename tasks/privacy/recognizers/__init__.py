@@ -6,7 +6,6 @@ from presidio_analyzer import EntityRecognizer
 
 from veilflow.tasks.privacy.luhn import luhn_valid
 from veilflow.tasks.privacy.recognizers.card import LuhnCardRecognizer, is_card_number
-from veilflow.tasks.privacy.recognizers.common import ADDRESS_ENTITY, CUSTOM_ENTITIES, USERNAME_ENTITY
 from veilflow.tasks.privacy.recognizers.date_time import DateTimeRecognizer
 from veilflow.tasks.privacy.recognizers.email_obfuscated import ObfuscatedEmailRecognizer
 from veilflow.tasks.privacy.recognizers.evidence import drop_category_cells, is_short_title_phrase, require_evidence
@@ -24,6 +23,7 @@ from veilflow.tasks.privacy.recognizers.postprocess import (
     postprocess_results,
     propagate_person_names,
 )
+from veilflow.tasks.privacy.recognizers.results import ADDRESS_ENTITY, CUSTOM_ENTITIES, USERNAME_ENTITY
 from veilflow.tasks.privacy.recognizers.street_address import StreetAddressRecognizer
 from veilflow.tasks.privacy.recognizers.username import UsernameRecognizer
 

@@ -7,7 +7,7 @@ from presidio_analyzer import LocalRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from veilflow.tasks.privacy.luhn import luhn_valid
-from veilflow.tasks.privacy.recognizers.common import _result
+from veilflow.tasks.privacy.recognizers.results import _result
 
 # Maestro is the only scheme issuing 12-digit numbers; its IIN ranges keep 12-digit
 # order numbers out.

@@ -6,7 +6,7 @@ import regex
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
-from veilflow.tasks.privacy.recognizers.common import _result
+from veilflow.tasks.privacy.recognizers.results import _result
 
 _DATETIME = regex.compile(r"(?<![\w:.-])\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?(?![\w:])")
 

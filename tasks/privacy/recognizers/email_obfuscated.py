@@ -6,7 +6,8 @@ import regex
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
-from veilflow.tasks.privacy.recognizers.common import _result, common_words
+from veilflow.tasks.privacy.recognizers.results import _result
+from veilflow.tasks.privacy.recognizers.word_lists import common_words
 
 # Top-level domains an obfuscated address may end in (the generic ones and the country codes seen most).
 _TLDS = (

@@ -10,9 +10,9 @@ import regex
 from presidio_analyzer import RecognizerResult
 from spacy.lang.en.stop_words import STOP_WORDS as _SPACY_STOP
 
-from veilflow.tasks.privacy.recognizers.common import (
-    _COUNTRY_WORDS,
-    _L,
+from veilflow.tasks.privacy.recognizers.patterns import _COUNTRY_WORDS, _L
+from veilflow.tasks.privacy.recognizers.person_name import _CUE_NAME, _TITLED_NAME
+from veilflow.tasks.privacy.recognizers.word_lists import (
     ambiguous_first_names,
     common_words,
     first_names,
@@ -21,7 +21,6 @@ from veilflow.tasks.privacy.recognizers.common import (
     romanized_name_shape,
     surnames,
 )
-from veilflow.tasks.privacy.recognizers.person_name import _CUE_NAME, _TITLED_NAME
 
 # Results of these recognizers rest on capitalisation (NER) or on single listed words: they are checked.
 # Title, cue, list, handle and pattern recognizers carry their own evidence and are not.

@@ -7,12 +7,10 @@ from presidio_analyzer import LocalRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from spacy.lang.en.stop_words import STOP_WORDS as _SPACY_STOP
 
-from veilflow.tasks.privacy.recognizers.common import (
-    _CITY_STOP,
-    _COUNTRY_WORDS,
-    _L,
-    _NAME_STOP,
-    _result,
+from veilflow.tasks.privacy.recognizers.patterns import _COUNTRY_WORDS, _L
+from veilflow.tasks.privacy.recognizers.results import _result
+from veilflow.tasks.privacy.recognizers.stop_words import _CITY_STOP, _NAME_STOP
+from veilflow.tasks.privacy.recognizers.word_lists import (
     ambiguous_first_names,
     common_words,
     first_names,

@@ -8,7 +8,7 @@ import re
 import regex
 from presidio_analyzer import Pattern, PatternRecognizer
 
-from veilflow.tasks.privacy.recognizers.common import word_list
+from veilflow.tasks.privacy.recognizers.word_lists import word_list
 
 # Demonyms (nationalities) and religious groups: Presidio's NRP entity. The small NER model
 # finds only some; a deny list (Presidio's own PatternRecognizer) finds the rest. Plurals

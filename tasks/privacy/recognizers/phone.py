@@ -13,7 +13,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
 from veilflow.tasks.privacy.recognizers.card import _CARD_CANDIDATE, is_card_number
-from veilflow.tasks.privacy.recognizers.common import _result
+from veilflow.tasks.privacy.recognizers.results import _result
 
 _PHONE_REGIONS: dict[str, tuple[str, ...]] = {
     # Own country first, then the regions most often seen in international customer notes.

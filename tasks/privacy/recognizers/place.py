@@ -6,7 +6,9 @@ import regex
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
-from veilflow.tasks.privacy.recognizers.common import _CITY_STOP, _CITY_WORD, _COUNTRIES, _NAME_STOP, _PARTICLE, _result
+from veilflow.tasks.privacy.recognizers.patterns import _CITY_WORD, _COUNTRIES, _PARTICLE
+from veilflow.tasks.privacy.recognizers.results import _result
+from veilflow.tasks.privacy.recognizers.stop_words import _CITY_STOP, _NAME_STOP
 
 _PLACE_CUE = regex.compile(
     rf"(?i:\b(?:grew up in|born in|raised in|moved (?:here |there )?(?:from|to)|travel(?:l)?ing to|"

@@ -6,7 +6,9 @@ import regex
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
-from veilflow.tasks.privacy.recognizers.common import _CITY_STOP, _L, ADDRESS_ENTITY, _result
+from veilflow.tasks.privacy.recognizers.patterns import _L
+from veilflow.tasks.privacy.recognizers.results import ADDRESS_ENTITY, _result
+from veilflow.tasks.privacy.recognizers.stop_words import _CITY_STOP
 
 _CITY = rf"\p{{Lu}}[{_L}'’-]+(?:[ -](?:(?!Cedex|CEDEX)\p{{Lu}}[{_L}'’-]+|am|an|der|im|bei|sur|sous|en|le|la|les|de|du|on|upon))*"
 # The postcode (+ city) that ends the address.

@@ -6,21 +6,17 @@ import regex
 from presidio_analyzer import RecognizerResult
 from spacy.lang.en.stop_words import STOP_WORDS as _SPACY_STOP
 
-from veilflow.tasks.privacy.recognizers.common import (
-    _CITY_STOP,
-    _COMMON_WORDS,
-    _COUNTRY_WORDS,
-    _L,
-    _NAME_STOP,
-    _NAME_WORD,
-    ADDRESS_ENTITY,
+from veilflow.tasks.privacy.recognizers.evidence import require_evidence
+from veilflow.tasks.privacy.recognizers.patterns import _COUNTRY_WORDS, _L, _NAME_WORD
+from veilflow.tasks.privacy.recognizers.results import ADDRESS_ENTITY
+from veilflow.tasks.privacy.recognizers.stop_words import _CITY_STOP, _COMMON_WORDS, _NAME_STOP
+from veilflow.tasks.privacy.recognizers.word_lists import (
     ambiguous_first_names,
     common_words,
     first_names,
     proper_common_words,
     surnames,
 )
-from veilflow.tasks.privacy.recognizers.evidence import require_evidence
 
 # Entities whose spans are never a date: a DATE_TIME hit overlapping one is dropped.
 _NOT_DATE_ENTITIES = frozenset(

@@ -6,17 +6,10 @@ import regex
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
-from veilflow.tasks.privacy.recognizers.common import (
-    _CAP,
-    _CITY_STOP,
-    _CITY_WORD,
-    _COUNTRIES,
-    _L,
-    _PARTICLE,
-    ADDRESS_ENTITY,
-    _result,
-    common_words,
-)
+from veilflow.tasks.privacy.recognizers.patterns import _CAP, _CITY_WORD, _COUNTRIES, _L, _PARTICLE
+from veilflow.tasks.privacy.recognizers.results import ADDRESS_ENTITY, _result
+from veilflow.tasks.privacy.recognizers.stop_words import _CITY_STOP
+from veilflow.tasks.privacy.recognizers.word_lists import common_words
 
 _NUM = r"\d{1,6}[A-Za-z]?"
 # Numbered street names: "5th Ave", "42nd Street".

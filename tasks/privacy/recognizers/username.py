@@ -6,7 +6,8 @@ import regex
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
-from veilflow.tasks.privacy.recognizers.common import USERNAME_ENTITY, _result, common_words
+from veilflow.tasks.privacy.recognizers.results import USERNAME_ENTITY, _result
+from veilflow.tasks.privacy.recognizers.word_lists import common_words
 
 # "@name": 1-30 word characters or dots (not ending in a dot), not part of an e-mail address (no word
 # character, dot or "@" right before it, no domain right after it); ".@name" opens a public reply.

@@ -1,0 +1,24 @@
+"""Progress lines of long steps: only after the interval, counts only, shown by the quiet console."""
+
+from __future__ import annotations
+
+import logging
+
+from veilflow.core.progress import LOGGER, Progress
+from veilflow.engines.console import ConsoleFilter
+
+
+def test_progress_when_step_is_long_then_counts_and_rate_and_console_shows_it(caplog):
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        Progress("PII detection in free text", 1000, unit="texts", interval=3600.0).update(500)  # a short step
+        assert caplog.records == []
+        long = Progress("PII detection in free text", 1000, unit="texts", interval=0.0)
+        long.update(0)  # nothing done yet: nothing to say
+        long.update(400)
+    assert long.lines == 1 and len(caplog.records) == 1
+    record = caplog.records[0]
+    assert record.getMessage().startswith("PII detection in free text: 400 of 1000 texts (")
+    quiet = ConsoleFilter(verbose=False)
+    assert quiet.filter(record)
+    detail = logging.LogRecord("veilflow.tasks.privacy.redaction", logging.INFO, __file__, 1, "a detail", None, None)
+    assert not quiet.filter(detail)  # veilflow's other INFO details stay behind --verbose
