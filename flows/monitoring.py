@@ -94,7 +94,7 @@ def monitoring(config: MonitoringConfig = MonitoringConfig()) -> MonitoringResul
     try:
         key = resolve_key(pipe.privacy.key_env, pipe.privacy.key_block) if ds.pii_policy else None
         if config.input_path is not None:
-            raw = t.load_batch(config.input_path, max_bytes=ds.max_bytes)
+            raw = t.load_batch(config.input_path, max_bytes=ds.max_bytes, encoding=ds.encoding)  # as the training data
             source = f"file:{config.input_path.name}"
         else:
             raw = apply_drift(

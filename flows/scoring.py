@@ -140,7 +140,7 @@ def scoring(config: ScoringConfig) -> ScoringResult:
             summary = report.to_summary_dict()
         else:
             key = resolve_key(pipe.privacy.key_env, pipe.privacy.key_block) if ds.pii_policy else None
-            raw = t.load_batch(config.input_path, max_bytes=ds.max_bytes)
+            raw = t.load_batch(config.input_path, max_bytes=ds.max_bytes, encoding=ds.encoding)  # as the training data
             tracking.set_tags(client, run_id, {"veilflow.data_fingerprint": fingerprint_frame(raw)})
             analyzer = build_analyzer(pipe.privacy.nlp_model) if ds.pii_policy else None
             scorer = prepare_scorer(champion, key, build_gx_context(), analyzer, top_k=config.reason_codes)

@@ -7,9 +7,11 @@ line, a header error the column names), never a cell value.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -36,13 +38,22 @@ def load_frame(path: str | Path, max_bytes: int = 2 * 1024**3, encoding: str = "
         check_columns_unique(csv_header(p, encoding), p)
     elif suffix in PARQUET_SUFFIXES:
         check_columns_unique(parquet_columns(p), p)
-    try:
+    with _read_errors(p, encoding):
         if suffix in PARQUET_SUFFIXES:
             df = pd.read_parquet(p)
         elif suffix in CSV_SUFFIXES:
             df = pd.read_csv(p, encoding=encoding, encoding_errors="strict", dtype={"zip_code": str})
         else:
             raise DataLoadError(f"unsupported input format '{suffix}' (use .csv or .parquet): {p}")
+    _check_rows(df, p)
+    return df
+
+
+@contextlib.contextmanager
+def _read_errors(p: Path, encoding: str) -> Iterator[None]:
+    """What pandas and pyarrow raise on a bad file, as one-line DataLoadErrors that never quote its content."""
+    try:
+        yield
     except UnicodeDecodeError:
         raise _decode_error(p, encoding) from None
     except pd.errors.EmptyDataError:
@@ -54,9 +65,11 @@ def load_frame(path: str | Path, max_bytes: int = 2 * 1024**3, encoding: str = "
         raise
     except Exception as exc:  # pyarrow raises many types for corrupt files
         raise DataLoadError(f"input file could not be read ({type(exc).__name__}): {p}") from None
+
+
+def _check_rows(df: pd.DataFrame, p: Path) -> None:
     if len(df) == 0:
         raise DataLoadError(f"input file has a header but no rows: {p}")
-    return df
 
 
 CSV_SUFFIXES = frozenset({".csv", ".txt"})
@@ -167,7 +180,7 @@ def read_sample(p: Path, encoding: str = "utf-8", rows: int = 2000) -> tuple[pd.
         DataLoadError: as `load_frame`, for the part read.
     """
     suffix = p.suffix.lower()
-    try:
+    with _read_errors(p, encoding):
         if suffix in PARQUET_SUFFIXES:
             import pyarrow.parquet as pq
 
@@ -182,19 +195,7 @@ def read_sample(p: Path, encoding: str = "utf-8", rows: int = 2000) -> tuple[pd.
             df = pd.read_csv(p, encoding=encoding, encoding_errors="strict", dtype={"zip_code": str}, nrows=rows + 1)
             complete = len(df) <= rows
             df = df.head(rows)
-    except UnicodeDecodeError:
-        raise _decode_error(p, encoding) from None
-    except pd.errors.EmptyDataError:
-        raise DataLoadError(f"input file has no columns: {p}") from None
-    except pd.errors.ParserError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataLoadError(f"input file could not be parsed ({first}): {p}") from None
-    except DataLoadError:
-        raise
-    except Exception as exc:  # pyarrow raises many types for corrupt files
-        raise DataLoadError(f"input file could not be read ({type(exc).__name__}): {p}") from None
-    if len(df) == 0:
-        raise DataLoadError(f"input file has a header but no rows: {p}")
+    _check_rows(df, p)
     return df, complete
 
 

@@ -84,6 +84,11 @@ class _Net(nn.Module):
         return self.net(x)
 
 
+# Expected batch size from which DP-SGD uses fast (ghost) gradient clipping; below it an empty Poisson batch
+# (probability about e^-batch) is possible, which only Opacus' per-sample path handles.
+_GHOST_MIN_BATCH = 16
+
+
 class _Rows(Dataset):
     """Rows of a dense or CSR matrix with their targets; a batch is densified in one go (`__getitems__`)."""
 
@@ -318,18 +323,31 @@ class _DPClassifier(ClassifierMixin, BaseEstimator):
         epochs = int(self.epochs)
         sigma = _noise_multiplier(float(self.target_epsilon), delta, sample_rate, epochs * steps_per_epoch, self.accountant)
         engine = PrivacyEngine(accountant=self.accountant, secure_mode=bool(self.secure_mode))
-        dp_module, dp_optimizer, dp_loader = engine.make_private(
+        loss_fn: nn.Module = nn.BCEWithLogitsLoss() if n_out == 1 else nn.CrossEntropyLoss()
+        # Fast gradient clipping ("ghost", Opacus >= 1.5): the same per-sample-clipped, noised gradient without
+        # materialising per-sample gradients (for the first layer over a TF-IDF vocabulary that was a zeroed
+        # (batch x 2000 x 64) buffer per step: 6x the plain fit, 2.9x with ghost clipping; weights agree to
+        # float32 rounding, ε is the same). An empty Poisson batch is handled by the per-sample ("hooks") path
+        # only, so tiny expected batches (P(empty) = e^-batch) keep it.
+        mode = "ghost" if bs >= _GHOST_MIN_BATCH else "hooks"
+        private = engine.make_private(
             module=module,
             optimizer=optimizer,
             data_loader=loader,
+            criterion=loss_fn,
             noise_multiplier=sigma,
             max_grad_norm=float(self.max_grad_norm),
             poisson_sampling=bool(self.poisson_sampling),
             noise_generator=noise_rng,
+            grad_sample_mode=mode,
         )
+        if mode == "ghost":
+            dp_module, dp_optimizer, criterion, dp_loader = private
+        else:
+            dp_module, dp_optimizer, dp_loader = private
+            criterion = loss_fn
         if len(dp_loader) != steps_per_epoch:
             raise RuntimeError(f"{self._name}: Opacus runs {len(dp_loader)} steps per epoch, planned {steps_per_epoch}")
-        loss_fn: nn.Module = nn.BCEWithLogitsLoss() if n_out == 1 else nn.CrossEntropyLoss()
         eps_history: list[float] = []
         loss_history: list[float] = []
         val_history: list[float] = []
@@ -340,7 +358,7 @@ class _DPClassifier(ClassifierMixin, BaseEstimator):
                 for xb, yb in dp_loader:
                     dp_optimizer.zero_grad(set_to_none=True)
                     out = dp_module(xb)
-                    loss = loss_fn(out.squeeze(-1) if n_out == 1 else out, yb)
+                    loss = criterion(out.squeeze(-1) if n_out == 1 else out, yb)
                     loss.backward()
                     dp_optimizer.step()
                     if len(yb):

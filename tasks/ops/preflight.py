@@ -132,9 +132,7 @@ def check_columns(
             name = Path(str(ds.pii_policy)).name
             raise ConfigError(f"PII policy {name} names column(s) not in {source}: {', '.join(absent)}")
         validate_policy_against(policy, frame.columns)
-    sensitive = list(getattr(ds, "sensitive_attributes", None) or [])
-    sensitive += [c for c in [getattr(ds, "sensitive_attribute", None)] if c and c not in sensitive]
-    named = [ds.id_column, ds.label, *ds.feature_columns, *sensitive]
+    named = [ds.id_column, ds.label, *ds.feature_columns, *ds.sensitive_columns]
     named += [c for c in [ds.subject_column] if c]
     required = [c for c in dict.fromkeys(named) if c not in created]
     return check_frame(
@@ -178,8 +176,7 @@ def check_label_fits(frame: pd.DataFrame, config: PipelineConfig) -> None:
         raise DataLoadError(f"label column '{ds.label}' is missing from the input")
     from veilflow.tasks.data.labels import check_label
 
-    kwargs = {k: getattr(ds, k) for k in ("positive_label", "max_classes") if hasattr(ds, k)}
-    check_label(frame[ds.label], getattr(ds, "task", "auto"), column=ds.label, **kwargs)
+    check_label(frame[ds.label], ds.task, positive_label=ds.positive_label, max_classes=ds.max_classes, column=ds.label)
 
 
 def preflight(config: PipelineConfig, *, rows: int = SAMPLE_ROWS) -> PreflightReport:

@@ -72,7 +72,9 @@ def _version_tags(
         "veilflow.pii_entities_found": audit.get("total_found", 0),
         "veilflow.leak_guard": "passed" if evidence.leak.get("passed") else "failed",
         "veilflow.code_version": code["commit"],
-        "veilflow.git_dirty": code["dirty"],
+        # Code or any input the run read (config, policy, suites, data) not committed as read; see provenance.
+        "veilflow.git_dirty": run_tags.get("veilflow.git_dirty", code["dirty"]),
+        "veilflow.git_dirty_inputs": run_tags.get("veilflow.git_dirty_inputs", "unknown"),
         "veilflow.config_hash": config.config_hash(),
         "veilflow.candidate": best.name,
         "veilflow.kind": best.kind,

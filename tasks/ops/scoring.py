@@ -178,7 +178,7 @@ def score_frame(champion: ChampionModel, frame: pd.DataFrame, top_k: int = 3) ->
     """
     from veilflow.core.labels import LabelSpec, is_binary_identity
     from veilflow.tasks.modeling.candidates import model_task
-    from veilflow.tasks.modeling.explain import predict_with_reason_codes
+    from veilflow.tasks.modeling.reason_codes import predict_with_reason_codes
 
     ds = champion.pipeline_config.dataset
     features = frame[ds.feature_columns]
@@ -226,11 +226,11 @@ def positive_rate(probs: np.ndarray) -> float:
     return float(np.mean(probs >= 0.5)) if len(probs) else 0.0
 
 
-def load_batch(path: Path, max_bytes: int = 2 * 1024**3) -> pd.DataFrame:
+def load_batch(path: Path, max_bytes: int = 2 * 1024**3, encoding: str = "utf-8") -> pd.DataFrame:
     """Read an incoming batch (CSV or Parquet); a relative path is taken from the working directory."""
     from veilflow.tasks.data.io import load_frame
 
-    return load_frame(resolve_path(path, Path.cwd()), max_bytes=max_bytes)
+    return load_frame(resolve_path(path, Path.cwd()), max_bytes=max_bytes, encoding=encoding)
 
 
 def suite_without_column(suite_path: Path, column: str, out_dir: Path) -> Path:

@@ -20,7 +20,7 @@ from veilflow.core.config import PipelineConfig, resolve_path
 from veilflow.core.errors import ConfigError, DataLoadError
 from veilflow.core.labels import LabelSpec
 from veilflow.engines import tracking
-from veilflow.tasks.data.io import check_frame, fingerprint_frame, generate_customers, load_breast_cancer_frame, load_frame
+from veilflow.tasks.data.io import fingerprint_frame, generate_customers, load_breast_cancer_frame, load_frame
 
 log = logging.getLogger("veilflow")
 
@@ -81,44 +81,20 @@ def load_data(config: PipelineConfig, key: bytes | None = None, suppression_path
 def check_input(frame: pd.DataFrame, config: PipelineConfig, source: str) -> pd.DataFrame:
     """Fail fast, before validation and Presidio, on a raw frame the config and PII policy cannot use.
 
-    Checks that the policy's columns exist, then (see `veilflow.tasks.data.io.check_frame`) required and extra
-    columns, text-cell sizes, all-null columns, non-numeric or infinite numbers and a one-class label.
+    The pre-flight's column checks on the whole frame (`veilflow.tasks.ops.preflight.check_columns`: the policy's
+    columns, required and extra columns, text-cell sizes, all-null features, non-numeric or infinite numbers),
+    then the label against the task.
 
     Raises:
         ConfigError: the PII policy names a column the data does not have.
         DataLoadError: the data does not fit the config (one line naming the column and the source).
     """
-    from veilflow.tasks.privacy.policy import load_policy, validate_policy_against
+    from veilflow.tasks.ops.preflight import check_columns
+    from veilflow.tasks.privacy.policy import load_policy
 
     ds = config.dataset
-    policy_cols: list[str] = []
-    text_cols = [ds.text_feature] if ds.text_feature else []
-    created: set[str] = set()
-    if ds.pii_policy is not None:
-        policy_path = resolve_path(ds.pii_policy)
-        policy = load_policy(policy_path)
-        policy_cols = [*policy.columns, *policy.text_columns]
-        text_cols = list(dict.fromkeys([*text_cols, *policy.text_columns]))
-        created = set(policy.new_columns())
-        absent = [c for c in policy_cols if c not in frame.columns]
-        if absent:
-            raise ConfigError(f"PII policy {policy_path.name} names column(s) not in {source}: {', '.join(absent)}")
-        validate_policy_against(policy, frame.columns)
-    named = [ds.id_column, ds.label, *ds.feature_columns]
-    named += [*ds.sensitive_columns, *([ds.subject_column] if ds.subject_column else [])]
-    required = [c for c in dict.fromkeys(named) if c not in created]
-    checked = check_frame(
-        frame,
-        source=source,
-        label=ds.label,
-        required=required,
-        known={*required, *policy_cols},
-        numeric=ds.numeric_features,
-        features=[c for c in ds.feature_columns if c not in created],
-        text=text_cols,
-        max_text_chars=ds.max_text_chars,
-        extra_columns=ds.extra_columns,
-    )
+    policy = load_policy(resolve_path(ds.pii_policy)) if ds.pii_policy is not None else None
+    checked = check_columns(frame, config, policy, source, whole=True)
     resolve_label(checked, config)  # the label against the task: one line, before anything is fitted
     return checked
 

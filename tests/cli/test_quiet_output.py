@@ -75,6 +75,11 @@ def test_train_when_default_console_then_quiet_and_provenance_recorded(tmp_path:
     tags = run.data.tags
     assert tags["veilflow.git_dirty"] == "true"  # the config file is not in the repository
     assert int(tags["veilflow.git_dirty_inputs"]) >= 1
+    version = client.search_model_versions("name = 'quiet-customers'")[0]  # the version says so too
+    assert (
+        version.tags["veilflow.git_dirty"] == "true"
+        and version.tags["veilflow.git_dirty_inputs"] == tags["veilflow.git_dirty_inputs"]
+    )
     assert tags["veilflow.input_digest.config"] == hashlib.sha256(config_file.read_bytes()).hexdigest()
     policy = PROJECT_ROOT / "expectations/policies/customers.pii.yaml"
     assert tags["veilflow.input_digest.pii_policy"] == hashlib.sha256(policy.read_bytes()).hexdigest()

@@ -9,16 +9,8 @@ import pandas as pd
 import pytest
 
 from veilflow.core.errors import DataLoadError
-from veilflow.tasks.data.profiling import (
-    detect_date_format,
-    find_label,
-    infer_task,
-    nice_bounds,
-    pii_name_hint,
-    profile_column,
-    profile_frame,
-    share_below_k,
-)
+from veilflow.tasks.data.column_signals import detect_date_format, find_label, infer_task, nice_bounds, pii_name_hint
+from veilflow.tasks.data.profiling import profile_column, profile_frame, share_below_k
 from veilflow.tasks.data.sampling import read_sample
 
 N = 60

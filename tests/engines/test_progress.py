@@ -22,3 +22,21 @@ def test_progress_when_step_is_long_then_counts_and_rate_and_console_shows_it(ca
     assert quiet.filter(record)
     detail = logging.LogRecord("veilflow.tasks.privacy.redaction", logging.INFO, __file__, 1, "a detail", None, None)
     assert not quiet.filter(detail)  # veilflow's other INFO details stay behind --verbose
+
+
+def test_console_when_verbose_then_library_chatter_and_details_shown_and_quiet_hides_them():
+    detail = logging.LogRecord("veilflow.tasks.privacy.redaction", logging.INFO, __file__, 1, "a detail", None, None)
+    mlflow_info = logging.LogRecord("mlflow.store.db.utils", logging.INFO, __file__, 1, "Creating tables", None, None)
+    pickle_note = logging.LogRecord(
+        "mlflow.sklearn",
+        logging.WARNING,
+        __file__,
+        1,
+        "Saving scikit-learn models in the pickle or cloudpickle format ...",
+        None,
+        None,
+    )
+    real_warning = logging.LogRecord("veilflow.tasks.privacy.redaction", logging.WARNING, __file__, 1, "over-masking", None, None)
+    quiet, verbose = ConsoleFilter(verbose=False), ConsoleFilter(verbose=True)
+    assert [quiet.filter(r) for r in (detail, mlflow_info, pickle_note, real_warning)] == [False, False, False, True]
+    assert all(verbose.filter(r) for r in (detail, mlflow_info, pickle_note, real_warning))

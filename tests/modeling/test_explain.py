@@ -12,19 +12,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 
-import veilflow.tasks.modeling.explain as explain_module
+import veilflow.tasks.modeling.reason_codes as reason_codes_module
 from veilflow.engines.pyfunc import ProbabilityModel
 from veilflow.tasks.data.io import generate_customers, load_breast_cancer_frame
 from veilflow.tasks.modeling.candidates import KINDS, TrainedCandidate, train_candidate
-from veilflow.tasks.modeling.explain import (
-    Explanation,
-    explain_global,
-    feature_groups,
-    occlusion_contributions,
-    permutation_importance_table,
-    reason_codes,
-)
+from veilflow.tasks.modeling.explain import Explanation, explain_global, feature_groups, permutation_importance_table
 from veilflow.tasks.modeling.preprocessing import build_preprocessor, split_frame
+from veilflow.tasks.modeling.reason_codes import occlusion_contributions, reason_codes
 
 NUMERIC = ["tenure_months", "monthly_charges", "num_support_tickets"]
 CATEGORICAL = ["contract_type", "payment_method", "plan", "age_band"]
@@ -324,7 +318,7 @@ def test_occlusion_when_fast_block_swap_then_equals_raw_frame_occlusion(kind, cu
 def test_occlusion_when_frame_larger_than_chunk_then_same_as_one_chunk(customer_models, customers_split, monkeypatch):
     _, _, test = customers_split
     whole = occlusion_contributions(customer_models["hist_gradient_boosting"], test)
-    monkeypatch.setattr(explain_module, "_CHUNK", 13)  # many uneven chunks
+    monkeypatch.setattr(reason_codes_module, "_CHUNK", 13)  # many uneven chunks
     pd.testing.assert_frame_equal(occlusion_contributions(customer_models["hist_gradient_boosting"], test), whole)
 
 

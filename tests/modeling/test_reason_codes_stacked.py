@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 import veilflow.tasks.modeling.explain as explain
+import veilflow.tasks.modeling.reason_codes as rc
 from veilflow.tasks.data.io import generate_customers
 from veilflow.tasks.modeling.candidates import KINDS, train_candidate
 from veilflow.tasks.modeling.preprocessing import split_frame
@@ -42,18 +43,18 @@ def _per_feature_reference(trained_or_model, frame: pd.DataFrame) -> pd.DataFram
     pipeline = explain._pipeline_of(trained_or_model)
     features = list(pipeline.feature_names_in_)
     X = frame[features]
-    ref = explain._reference(pipeline, features, None)
+    ref = rc._reference(pipeline, features, None)
     est = pipeline.steps[-1][1]
     contrib = np.empty((len(X), len(features)), dtype=np.float64)
     groups = dict(explain.feature_groups(pipeline))
     ref_t = pipeline[:-1].transform(pd.DataFrame({f: [ref[f]] for f in features}))
-    for start in range(0, len(X), explain._CHUNK):
-        part = X.iloc[start : start + explain._CHUNK]
+    for start in range(0, len(X), rc._CHUNK):
+        part = X.iloc[start : start + rc._CHUNK]
         rows = slice(start, start + len(part))
         Xt = pipeline[:-1].transform(part)
-        base = explain._margin(est, Xt)
+        base = rc._margin(est, Xt)
         for j, f in enumerate(features):
-            contrib[rows, j] = base - explain._margin(est, explain._replace_block(Xt, groups[f], ref_t))
+            contrib[rows, j] = base - rc._margin(est, rc._replace_block(Xt, groups[f], ref_t))
     return pd.DataFrame(contrib, columns=features, index=frame.index)
 
 
@@ -93,30 +94,30 @@ def test_reason_codes_when_stacked_then_identical_to_one_call_per_feature(kind, 
     holes.loc[holes.index[3], "notes"] = None
     for frame in (test.iloc[[0]], test.iloc[[5]], test.head(3), test.head(7), test, tied, holes):
         reference = _per_feature_reference(models[kind], frame)
-        contrib = explain.occlusion_contributions(models[kind], frame)
+        contrib = rc.occlusion_contributions(models[kind], frame)
         np.testing.assert_array_equal(contrib.to_numpy(), reference.to_numpy())
-        pd.testing.assert_frame_equal(explain.reason_codes(models[kind], frame, top_k=3), _reason_columns(reference, 3))
+        pd.testing.assert_frame_equal(rc.reason_codes(models[kind], frame, top_k=3), _reason_columns(reference, 3))
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_reason_codes_when_chunked_then_identical_and_calls_counted(kind, models, split, monkeypatch):
     _, _, test = split
-    whole = explain.occlusion_contributions(models[kind], test)
+    whole = rc.occlusion_contributions(models[kind], test)
     calls: list[int] = []
-    margin = explain._margin
+    margin = rc._margin
 
     def counting(est, X):
         calls.append(X.shape[0])
         return margin(est, X)
 
-    monkeypatch.setattr(explain, "_margin", counting)
+    monkeypatch.setattr(rc, "_margin", counting)
     features = len(models[kind].model.feature_names_in_)
-    explain.occlusion_contributions(models[kind], test.iloc[[0]])
+    rc.occlusion_contributions(models[kind], test.iloc[[0]])
     # One model call for a single record where stacking is exact; one per feature (and the batch) elsewhere.
     assert calls == ([features + 1] if kind in STACKED else [1] * (features + 1))
     if kind in STACKED:  # (torch rounds with the batch's shape, so its chunking is not part of this claim)
-        monkeypatch.setattr(explain, "_CHUNK", 25)  # stacked chunks of 25 // 9 = 2 rows
-        pd.testing.assert_frame_equal(explain.occlusion_contributions(models[kind], test), whole)
+        monkeypatch.setattr(rc, "_CHUNK", 25)  # stacked chunks of 25 // 9 = 2 rows
+        pd.testing.assert_frame_equal(rc.occlusion_contributions(models[kind], test), whole)
         assert max(calls[1:]) <= 25
 
 
@@ -139,19 +140,19 @@ def test_predict_with_reason_codes_when_small_or_large_then_identical_to_separat
     holes.loc[holes.index[0], "monthly_charges"] = np.nan
     holes.loc[holes.index[1], "plan"] = None
     for frame in (test.iloc[[0]], test.iloc[[9]], holes, test):
-        expected = (predict_positive(pipe, frame), explain.reason_codes(pipe, frame, top_k=3))
+        expected = (predict_positive(pipe, frame), rc.reason_codes(pipe, frame, top_k=3))
         with monkeypatch.context() as m:
             m.setattr(ColumnTransformer, "transform", counting)
             transforms.clear()
-            probabilities, reasons = explain.predict_with_reason_codes(pipe, frame, top_k=3)
+            probabilities, reasons = rc.predict_with_reason_codes(pipe, frame, top_k=3)
         np.testing.assert_array_equal(probabilities, expected[0])
         pd.testing.assert_frame_equal(reasons, expected[1])
         assert transforms == [len(frame) + 1]  # one transform: the frame and the reference row
-    monkeypatch.setattr(explain, "_CHUNK", 20)  # too large a frame for one chunk: the two separate calls
-    probabilities, reasons = explain.predict_with_reason_codes(pipe, test, top_k=2)
+    monkeypatch.setattr(rc, "_CHUNK", 20)  # too large a frame for one chunk: the two separate calls
+    probabilities, reasons = rc.predict_with_reason_codes(pipe, test, top_k=2)
     np.testing.assert_array_equal(probabilities, predict_positive(pipe, test))
-    pd.testing.assert_frame_equal(reasons, explain.reason_codes(pipe, test, top_k=2))
-    empty = explain.predict_with_reason_codes(pipe, test.iloc[0:0], top_k=2)
+    pd.testing.assert_frame_equal(reasons, rc.reason_codes(pipe, test, top_k=2))
+    empty = rc.predict_with_reason_codes(pipe, test.iloc[0:0], top_k=2)
     assert len(empty[0]) == 0 and list(empty[1].columns) == ["reason_1", "reason_2"]
 
 
@@ -175,8 +176,8 @@ def test_occluded_csr_when_any_sparse_matrix_then_entry_for_entry_the_stacked_re
         ref = sp.csr_matrix(rng.normal(size=(1, p)) * (rng.random((1, p)) < 0.5))
         cuts = np.sort(rng.choice(np.arange(1, p), size=min(p - 1, int(rng.integers(1, 6))), replace=False))
         spans = [np.arange(a, b) for a, b in zip(np.r_[0, cuts], np.r_[cuts, p], strict=True)]
-        old = sp.vstack([X, *(explain._replace_block(X, idx, ref) for idx in spans)], format="csr")
-        new = explain._occluded_csr(X, spans, ref)
+        old = sp.vstack([X, *(rc._replace_block(X, idx, ref) for idx in spans)], format="csr")
+        new = rc._occluded_csr(X, spans, ref)
         assert new.shape == old.shape and new.data.dtype == old.data.dtype
         np.testing.assert_array_equal(new.indptr, old.indptr)
         np.testing.assert_array_equal(new.indices, old.indices)

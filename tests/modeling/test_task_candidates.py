@@ -13,7 +13,8 @@ import pytest
 from veilflow.core.config import parse_config
 from veilflow.tasks.data.labels import check_label
 from veilflow.tasks.modeling.candidates import model_task, predict_output, top_score, train_candidate
-from veilflow.tasks.modeling.explain import explain_global, predict_with_reason_codes, reason_codes
+from veilflow.tasks.modeling.explain import explain_global
+from veilflow.tasks.modeling.reason_codes import predict_with_reason_codes, reason_codes
 from veilflow.tasks.modeling.task_metrics import compute_task_metrics
 from veilflow.tasks.ops.model_audit import audit_membership
 

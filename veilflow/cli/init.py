@@ -70,7 +70,8 @@ def _relative_data_path(path: Path) -> str:
 
 def cmd_init(args: argparse.Namespace) -> int:
     from veilflow.core.paths import project_root
-    from veilflow.tasks.data.profiling import find_label, infer_task, profile_frame
+    from veilflow.tasks.data.column_signals import find_label, infer_task
+    from veilflow.tasks.data.profiling import profile_frame
     from veilflow.tasks.data.sampling import read_sample
     from veilflow.tasks.data.scaffold import ScaffoldPaths, render_all, summary_lines
 

@@ -332,6 +332,30 @@ def _where(exc: BaseException) -> str:
     return f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
 
 
+def _http_status(exc: BaseException) -> str:
+    """' (HTTP 401 Unauthorized from host:port)' for an HTTP error from a server (httpx, requests), else ''.
+
+    The status, its reason phrase and the server's address say what went wrong (a refused credential, a server
+    down) without the response body or the request's path and query, which may carry values.
+    """
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    if not isinstance(status, int):
+        return ""
+    reason = getattr(response, "reason_phrase", None) or getattr(response, "reason", None) or ""
+    request = getattr(response, "request", None)
+    url = getattr(request, "url", None)
+    host = getattr(url, "netloc", b"") or ""
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    if not host and isinstance(url, str):
+        from urllib.parse import urlsplit
+
+        host = urlsplit(url).netloc
+    where = f" from {host}" if host else ""
+    return f" (HTTP {status}{' ' + str(reason) if reason else ''}{where})"
+
+
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -360,7 +384,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         # Not a veilflow error: its message was not written to be shown (a library's may quote a data value).
-        print(f"veilflow: unexpected {type(exc).__name__} at {_where(exc)} (--debug shows the traceback)", file=sys.stderr)
+        print(
+            f"veilflow: unexpected {type(exc).__name__}{_http_status(exc)} at {_where(exc)} (--debug shows the traceback)",
+            file=sys.stderr,
+        )
         return 1
 
 
