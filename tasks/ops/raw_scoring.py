@@ -74,6 +74,9 @@ class RawContract:
     required: tuple[str, ...]
     kinds: Mapping[str, str]  # column -> "number" | "text" | "any"
     label: str | None = None
+    # The model's raw feature columns: a batch must hold each of them as a column (its cells may be empty where
+    # `required` allows); a served record may leave any out.
+    features: tuple[str, ...] = ()
 
     @property
     def optional(self) -> tuple[str, ...]:
@@ -82,7 +85,10 @@ class RawContract:
     def to_dict(self) -> dict[str, Any]:
         return {
             "label": self.label,
-            "columns": [{"name": c, "kind": self.kinds[c], "required": c in self.required} for c in self.columns],
+            "columns": [
+                {"name": c, "kind": self.kinds[c], "required": c in self.required, "feature": c in self.features}
+                for c in self.columns
+            ],
         }
 
     @classmethod
@@ -93,6 +99,7 @@ class RawContract:
             required=tuple(c["name"] for c in cols if c["required"]),
             kinds={c["name"]: c["kind"] for c in cols},
             label=data.get("label"),
+            features=tuple(c["name"] for c in cols if c.get("feature", c["required"])),
         )
 
 
@@ -129,7 +136,8 @@ def raw_contract(config: PipelineConfig, policy: PiiPolicy | None, suite_data: M
     required = tuple(c for c in dict.fromkeys([ds.id_column, *(f for f in ds.feature_columns if f in strict)]) if c in columns)
     texts = {*([ds.text_feature] if ds.text_feature else []), *(policy.text_columns if policy is not None else [])}
     kinds = {c: NUMBER if c in ds.numeric_features else TEXT if c in texts else ANY for c in columns}
-    return RawContract(columns=columns, required=required, kinds=kinds, label=ds.label)
+    features = tuple(c for c in ds.feature_columns if c in columns)
+    return RawContract(columns=columns, required=required, kinds=kinds, label=ds.label, features=features)
 
 
 def _strictly_not_null(suite_data: Mapping[str, Any] | None) -> set[str]:
@@ -315,7 +323,10 @@ class RawScorer:
 
     @property
     def fill(self) -> tuple[str, ...]:
-        wanted = self.contract.columns if self.mode == "records" else self.contract.optional
+        if self.mode == "records":  # a record may leave out any column
+            wanted = self.contract.columns
+        else:  # a batch must hold the id and every feature as a column (the suite says so); the rest may be absent
+            wanted = tuple(c for c in self.contract.optional if c not in self.contract.features)
         return tuple(c for c in wanted if c != self.contract.label)
 
     def gx_suite(self, columns: Any) -> LoadedSuite | None:

@@ -33,6 +33,18 @@ def _wine() -> pd.DataFrame:
     return load_wine(as_frame=True).frame.reset_index(names="sample_id")
 
 
+def _customers_us_dates() -> pd.DataFrame:
+    """veilflow's generated support tickets (names, e-mails, phones, addresses, free-text notes) with dates of
+    birth written as MM/DD/YYYY and the label as yes/no: the two traps of a first real file."""
+    from veilflow.tasks.data.io import generate_customers
+
+    frame = generate_customers(800, seed=7)
+    births = pd.to_datetime(frame["date_of_birth"], errors="coerce")
+    frame["date_of_birth"] = births.dt.strftime("%m/%d/%Y")
+    frame["churned"] = frame["churned"].map({1: "yes", 0: "no"})
+    return frame
+
+
 def _diabetes() -> pd.DataFrame:
     from sklearn.datasets import load_diabetes
 
@@ -83,7 +95,7 @@ def _run(project: Path, capsys, name: str, make: Callable[[], pd.DataFrame], lab
     assert 0 < len(scored) <= rows
     with capsys.disabled():
         print(f"[{name}] score {timings['score']:.1f}s: {len(scored)} of {rows} rows scored")
-    return {"config": config, "scored": scored, "metrics": test_metrics}
+    return {"config": config, "scored": scored, "metrics": test_metrics, "version": version}
 
 
 def test_init_train_score_when_covid_testing_with_names_then_promoted_and_scored(project, capsys):
@@ -103,3 +115,17 @@ def test_init_train_score_when_diabetes_then_regression_promoted_and_scored(proj
     r = _run(project, capsys, "diabetes", _diabetes, [], "regression")
     assert r["config"].dataset.sensitive_attributes == ["sex"]
     assert r["metrics"]["test.r2"] >= 0.0
+
+
+def test_init_train_score_when_names_us_dates_and_free_text_then_policy_parses_dates_and_scan_is_clean(project, capsys):
+    import yaml
+
+    r = _run(project, capsys, "tickets", _customers_us_dates, ["--label", "churned"], "binary")
+    policy = yaml.safe_load((project / "expectations/policies/tickets.pii.yaml").read_text(encoding="utf-8"))
+    birth = policy["columns"]["date_of_birth"]
+    assert birth["operator"] == "generalize" and birth["date_format"] == "%m/%d/%Y"  # never a silent all-null band
+    assert "notes" in policy["text_columns"]
+    assert policy["columns"]["full_name"]["operator"] in {"drop", "hash"}
+    run = MlflowClient().get_run(r["version"].run_id)
+    assert run.data.tags["veilflow.leak_scan"] == "passed"
+    assert run.data.metrics["test.roc_auc"] >= 0.6

@@ -84,6 +84,16 @@ def test_contract_when_demo_config_then_id_required_features_as_the_suite_says_p
     assert contract.kinds["tenure_months"] == "number" and contract.kinds["notes"] == "text"
     # ids, categories, structured PII and the label take any value, as training accepted them (integer ids).
     assert contract.kinds["customer_id"] == contract.kinds["email"] == contract.kinds["churned"] == "any"
+    # Every raw model feature is a feature of the contract: a batch must hold it as a column, a record need not.
+    assert set(contract.features) == {
+        "tenure_months",
+        "monthly_charges",
+        "num_support_tickets",
+        "contract_type",
+        "payment_method",
+        "plan",
+        "notes",
+    }
     assert RawContract.from_dict(contract.to_dict()) == contract
 
     # A feature the suite requires in every row (not-null, no `mostly`) is required; `mostly` keeps it optional.
