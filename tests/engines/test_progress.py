@@ -40,3 +40,23 @@ def test_console_when_verbose_then_library_chatter_and_details_shown_and_quiet_h
     quiet, verbose = ConsoleFilter(verbose=False), ConsoleFilter(verbose=True)
     assert [quiet.filter(r) for r in (detail, mlflow_info, pickle_note, real_warning)] == [False, False, False, True]
     assert all(verbose.filter(r) for r in (detail, mlflow_info, pickle_note, real_warning))
+
+
+def test_install_console_filter_when_log_is_captured_then_capture_handler_left_unfiltered():
+    """A test's log capture (a StringIO stream) is not the console: veilflow's INFO details must reach it."""
+    import io
+
+    from veilflow.engines.console import install_console_filter
+
+    capture = logging.StreamHandler(io.StringIO())
+    console = logging.StreamHandler()
+    root = logging.getLogger()
+    root.addHandler(capture)
+    root.addHandler(console)
+    try:
+        install_console_filter()
+        assert not any(isinstance(f, ConsoleFilter) for f in capture.filters)
+        assert any(isinstance(f, ConsoleFilter) for f in console.filters)
+    finally:
+        root.removeHandler(capture)
+        root.removeHandler(console)

@@ -71,6 +71,17 @@ class ConsoleFilter(logging.Filter):
         return not any(message.startswith(n) for n in _NOISE)
 
 
+def _writes_to_console(handler: logging.Handler) -> bool:
+    """A handler that writes to a stream (the terminal), not one that captures records in memory (a test's log
+    capture writes to a StringIO): only what the person at the console reads is filtered."""
+    import io
+
+    if not isinstance(handler, logging.StreamHandler):
+        return False
+    stream = getattr(handler, "stream", None)
+    return stream is not None and not isinstance(stream, io.StringIO)
+
+
 def install_console_filter(verbose: bool = False, debug: bool = False) -> ConsoleFilter:
     """Put a `ConsoleFilter` on the console handlers of Prefect (root logger) and MLflow; idempotent.
 
@@ -82,7 +93,7 @@ def install_console_filter(verbose: bool = False, debug: bool = False) -> Consol
     flt = ConsoleFilter(verbose=verbose, debug=debug)
     handlers = [*logging.getLogger().handlers, *logging.getLogger("mlflow").handlers]
     for handler in handlers:
-        if not isinstance(handler, logging.StreamHandler) or getattr(handler, "stream", None) is None:
+        if not _writes_to_console(handler):
             continue
         for old in [f for f in handler.filters if isinstance(f, ConsoleFilter)]:
             handler.removeFilter(old)
