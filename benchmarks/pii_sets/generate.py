@@ -282,6 +282,43 @@ TEMPLATES: dict[str, list[str]] = {
 }
 
 
+# Fresh templates, written after the third round of error analysis (2026-12-02) and filled only with held-out
+# names: they are measured, never inspected for misses, so they stay an estimate for phrasings the rules were not
+# written against. New phrasings of the same phenomena; a fourth round must write new ones again.
+FRESH_TEMPLATES: dict[str, list[str]] = {
+    "email": [
+        "Hello {first}, I spoke with {full} this morning and she will send the figures to {local} by noon.",
+        "Sent: Monday\nFrom: {local}\nCc: {local}; {full}\nCan you confirm the meeting with {full}?",
+        "Quick update from {full}: the vendor called {phone} twice. Best, {first}",
+        "Please add {lower} and {lower} to the distribution list.",
+        "Signed for by {full} at {address}.",
+        "The reviewers were {slist}; {full} chaired the panel.",
+        "Cheers,\n{full}\nDirect line {phone}",
+        "I have copied {full} and {first} so they can reply to {emailx} directly.",
+    ],
+    "encyclopedia": [
+        "In 1987 {full} married the architect {full}, with whom she had two sons.",
+        "{full} was appointed ambassador to {city} by {full}.",
+        "Notable alumni include {full}, {full} and {full}.",
+        "The theorem was first proved by {full} and independently by {full} in {city}.",
+        "Authors: {slist}.",
+        "After the death of {full}, the estate passed to his nephew {full}.",
+        "{full} (1901–1977) was a painter from {city}; her pupils included {hyphen}.",
+        "The film stars {full} as a detective opposite {full}.",
+    ],
+    "social": [
+        "omg {lower} just texted me back 😭",
+        "happy birthday {lower}!! love you",
+        "{full} is the best coach we ever had, change my mind {handle}",
+        "me and {lower} at the beach today ☀️",
+        "who else saw {full} at the game last night",
+        "congrats to {lower} on the new job 🎉",
+        "{handle} ask {lower} she knows",
+        "can't wait to see {full} live in {city}!!!",
+    ],
+}
+
+
 def _fill(template: str, fill: Filler, slots: dict[str, Callable[[], tuple[str, str]]]) -> tuple[str, list[tuple[int, int, str]]]:
     text, spans, pos = "", [], 0
     import re
@@ -324,6 +361,20 @@ def generate(per_template: int = 12, seed: int = SEED) -> list[Item]:
             for k in range(per_template):
                 text, spans = _fill(template, fill, slots)
                 items.append(Item(f"gen-{genre}-{number:02d}-{k:03d}", genre, "held-out" if held_out else "dev", text, spans))
+    return items
+
+
+def generate_fresh(per_template: int = 12, seed: int = SEED) -> list[Item]:
+    """The fresh set (`FRESH_TEMPLATES`), half "fresh", held-out names only, seeds of its own."""
+    items: list[Item] = []
+    for genre, templates in FRESH_TEMPLATES.items():
+        for number, template in enumerate(templates):
+            rng = random.Random(f"{seed}-fresh-{genre}-{number}")
+            fill = Filler(rng, held_out=True)
+            slots = _slot_values(fill)
+            for k in range(per_template):
+                text, spans = _fill(template, fill, slots)
+                items.append(Item(f"fresh-{genre}-{number:02d}-{k:03d}", genre, "fresh", text, spans))
     return items
 
 

@@ -83,6 +83,15 @@ def load_generated(per_template: int = 12) -> list[Gold]:
     ]
 
 
+def load_fresh(per_template: int = 12) -> list[Gold]:
+    from generate import generate_fresh
+
+    return [
+        Gold(i.id, i.genre, i.half, i.text, i.spans, [m.span() for m in _AUTO_NEUTRAL.finditer(i.text)])
+        for i in generate_fresh(per_template)
+    ]
+
+
 def load_real(path: Path = HERE / "real_text.jsonl") -> list[Gold]:
     """The real-text set: texts read from their packages, hashes and span characters checked."""
     import hashlib

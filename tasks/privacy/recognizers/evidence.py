@@ -10,8 +10,9 @@ import regex
 from presidio_analyzer import RecognizerResult
 from spacy.lang.en.stop_words import STOP_WORDS as _SPACY_STOP
 
+from veilflow.tasks.privacy.recognizers.name_shape import name_over_place
 from veilflow.tasks.privacy.recognizers.patterns import _COUNTRY_WORDS, _L
-from veilflow.tasks.privacy.recognizers.person_name import _CUE_NAME, _TITLED_NAME
+from veilflow.tasks.privacy.recognizers.person_name import _CUE_NAME, _NAME_AFTER_CUE, _NAME_BEFORE_CUE, _TITLED_NAME
 from veilflow.tasks.privacy.recognizers.word_lists import (
     ambiguous_first_names,
     common_words,
@@ -193,9 +194,19 @@ def _structural_support(text: str) -> list[tuple[int, int]]:
         or _SALUTATION.match(text[m.start() : m.start("name")].strip().lower())
     ]
     spans += [(m.start("name"), m.end("name")) for m in _TITLED_NAME.finditer(text)]
+    # "my cousin Morena", "Dexter lives on ...": kinship and person-verb cues
+    spans += [(m.start("name"), m.end("name")) for p in (_NAME_AFTER_CUE, _NAME_BEFORE_CUE) for m in p.finditer(text)]
     for rec in _support_recognizers():
         spans += [(r.start, r.end) for r in rec.analyze(text, ["PERSON"], None)]
     return spans
+
+
+@functools.lru_cache(maxsize=256)
+def _layout_support(text: str) -> tuple[tuple[int, int], ...]:
+    """Name spans that a courtesy title, a kinship cue ("my cousin X") or a surname-first list marks."""
+    spans = [(m.start("name"), m.end("name")) for p in (_TITLED_NAME, _NAME_AFTER_CUE) for m in p.finditer(text)]
+    spans += [(r.start, r.end) for r in _support_recognizers()[0].analyze(text, ["PERSON"], None)]
+    return tuple(spans)
 
 
 def _relabel(r: RecognizerResult, entity: str) -> RecognizerResult:
@@ -304,6 +315,86 @@ def _keep_location(text: str, r: RecognizerResult, span: str, words: list[str], 
     return not (not place and not prep and _position_explained(text, r.start) and _list_of_things(text))
 
 
+# Before a name the NER model called a place, these keep it a place: place prepositions, and "to" after a verb
+# of movement ("moved to Gitarama"; not "escalate to Savak Durdu").
+_PLACE_BEFORE_NAME = regex.compile(
+    r"(?i:\b(?:in|at|from|near|visit|visited|visiting|across|around|outside|inside|downtown|via)[ ]+"
+    r"|\b(?:go|goes|going|gone|went|move[sd]?|moving|travel(?:l?ed|s)?|flew|fly|flying|drove|drive|driving|"
+    r"return(?:ed|s)?|came|come|coming|back|trip|way|road|headed|heading|relocated?|moved|sent|ship(?:ped)?|"
+    r"welcome|south|north|east|west)[ ]+to[ ]+)$"
+)
+# Separators between two names of one list or coordination ("Ruth; Wambui", "Ostasz, Soyinka and ...").
+_NAME_JOIN = regex.compile(r"^[ ]*(?:[,;/&+][ ]*(?:and[ ]+|&[ ]*)?|(?:and|&)[ ]+)$")
+
+
+def _rare(word: str) -> bool:
+    """Not an ordinary word, stop word, country word or acronym: a proper noun no word list explains."""
+    low = _low(word)
+    return low not in common_words() and low not in _SPACY_STOP and word not in _COUNTRY_WORDS and not word.isupper()
+
+
+def _person_not_place(
+    text: str,
+    r: RecognizerResult,
+    span: str,
+    words: list[str],
+    persons: list[tuple[int, int]],
+    support: Callable[[], list[tuple[int, int]]],
+) -> bool:
+    """A LOCATION guess of the NER model that is a person's name.
+
+    Never a known place, a span with an ordinary word ("North Andrew", "Saint Joseph"), digits, or one after
+    a place preposition ("in", "at", "from", "near", "to" ...). Evidence that it is a name: a title, cue,
+    surname-first list or gazetteer hit on it; a listed given name or surname in it; a list or coordination
+    with a person ("Ruth; Wambui", "Ostasz, Omobobola Soyinka and ..."); or two or more words that the
+    character model (`name_shape`) finds, together, more name-like than place-like ("Sarabi Omondi").
+    """
+    long_words = [w for w in words if len(_low(w)) >= 3]
+    if not long_words or regex.search(r"\d", span) or not regex.search(r"\p{Lu}", span):
+        return False
+    if any(w in _COUNTRY_WORDS for w in words) or _PLACE_BEFORE_NAME.search(text[max(0, r.start - 30) : r.start]):
+        return False
+    known_place = span.lower() in places() or all(_low(w) in places() for w in long_words)
+    if known_place:
+        # "my cousin Morena", "Einaudi, Victoria;": only a title, a kinship cue or a name list beats a known place
+        return any(a <= r.start and r.end <= b for a, b in _layout_support(text))
+    if not all(_rare(w) for w in long_words):
+        return False
+    if any(a <= r.start and r.end <= b for a, b in support()):
+        return True
+    if any(_low(w) in first_names() for w in long_words) or (len(long_words) >= 2 and any(_listed(w) for w in long_words)):
+        return True  # a listed given name, or a listed surname with another word ("Savak Durdu"); not "Jerusalem" alone
+    for a, b in persons:
+        gap = text[b : r.start] if b <= r.start else text[r.end : a] if r.end <= a else None
+        if gap is not None and _NAME_JOIN.match(gap):
+            return True
+    return len(long_words) >= 2 and sum(name_over_place(_low(w)) for w in long_words) > 0
+
+
+def _names_among_places(text: str, results: list[RecognizerResult], support: Callable[[], list[tuple[int, int]]]) -> set[int]:
+    """Indexes of the NER model's LOCATION results that `_person_not_place` finds to be names; a name found so
+    counts as a person for the next one in a list ("Olawale, Ruth; Wambui, Akumu")."""
+    persons = [(r.start, r.end) for r in results if r.entity_type == "PERSON"]
+    found: set[int] = set()
+    candidates = sorted(
+        (i for i, r in enumerate(results) if r.entity_type == "LOCATION" and _source(r) == "SpacyRecognizer"),
+        key=lambda i: results[i].start,
+    )
+    changed = True
+    while changed:
+        changed = False
+        for i in candidates:
+            r = results[i]
+            if i in found:
+                continue
+            span = text[r.start : r.end]
+            if _person_not_place(text, r, span, _WORD.findall(span), persons, support):
+                found.add(i)
+                persons.append((r.start, r.end))
+                changed = True
+    return found
+
+
 def require_evidence(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
     """Drop PERSON / LOCATION hits that rest on capitalisation alone; relabel places found as PERSON.
 
@@ -329,7 +420,6 @@ def require_evidence(text: str, results: list[RecognizerResult]) -> list[Recogni
     Returns:
         The kept (and relabelled) results.
     """
-    short: bool | None = None
     cached: list[list[tuple[int, int]]] = []
 
     def support() -> list[tuple[int, int]]:
@@ -337,8 +427,13 @@ def require_evidence(text: str, results: list[RecognizerResult]) -> list[Recogni
             cached.append(_structural_support(text))
         return cached[0]
 
+    short = is_short_title_phrase(text) if any(r.entity_type == "LOCATION" for r in results) else None
+    names = _names_among_places(text, results, support) if short is False else set()
     out: list[RecognizerResult] = []
-    for r in results:
+    for i, r in enumerate(results):
+        if i in names:
+            out.append(_relabel(r, "PERSON"))
+            continue
         if r.entity_type not in ("PERSON", "LOCATION") or _source(r) not in _CHECKED:
             out.append(r)
             continue

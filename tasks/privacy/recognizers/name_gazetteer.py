@@ -10,6 +10,7 @@ from presidio_analyzer import LocalRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from spacy.lang.en.stop_words import STOP_WORDS as _SPACY_STOP
 
+from veilflow.tasks.privacy.recognizers.name_shape import name_over_word
 from veilflow.tasks.privacy.recognizers.patterns import _L
 from veilflow.tasks.privacy.recognizers.results import _result
 from veilflow.tasks.privacy.recognizers.word_lists import (
@@ -37,9 +38,13 @@ _CUE_AFTER = regex.compile(
 # Hand-off and greeting cues of mail and chat: an unknown lower-case word right after one, standing alone, is a name.
 _HANDOFF = regex.compile(
     r"(?i:\b(?:cc|bcc|attn|attention|forward(?:ed|ing)? to|escalate to|hand(?:ed)? (?:it )?(?:over )?to|thanks|thx|"
-    r"hi|hey|dear|ping|pinged|ask|tell))[ ,:]+$"
+    r"hi|hey|dear|ping|pinged|ask|tell|shout[ -]?outs? to|props to|if you see|say hi to|tell|with|met|miss|love))[ ,:]+$"
 )
-_HANDOFF_END = regex.compile(r"[ \t]*(?:[-–—,.;:!?)\n]|$|(?:is|was|and|said|says|will|has)\b)")
+_HANDOFF_END = regex.compile(
+    r"[ \t]*(?:[-–—,.;:!?)\n]|$|(?:is|was|and|said|says|will|has|for|tell|who|told|lol|haha)\b|\p{So}|\p{Cs})"
+)
+# Cues that also start ordinary phrases ("with care", "miss you"): after them an unknown word must look like a name.
+_WEAK_HANDOFF = regex.compile(r"(?i:\b(?:with|met|miss|love|tell|ask)[ ,:]+)$")
 # "first.last", "first_last": an e-mail-style id without its domain ("cc priya.raghunathan").
 _DOTTED_ID = regex.compile(
     rf"(?<![\w.@\-])(?P<first>[{_L}]{{2,}})[._](?P<last>[{_L}]{{2,}})(?:[._]?\d{{1,4}})?(?![\w@\-]|\.[{_L}])"
@@ -126,8 +131,16 @@ def _kind(word: str) -> str:
         return "name"
     if len(parts) > 1 and all(p in first_names() or p in surnames() or p in ambiguous_first_names() for p in parts):
         return "name"
+    if (
+        len(parts) > 1
+        and any((p in first_names() or p in surnames()) and p not in common_words() for p in parts)
+        and all(p not in common_words() or p in first_names() or p in surnames() for p in parts)
+    ):
+        return "name"  # "jun-serfinaz", "owens-poulain": a listed name joined to one no list holds
     if _SURNAME_PREFIX.match(low) or romanized_name_shape(low):
         return "shape"
+    if regex.search(r"(\p{L})\1\1", low):
+        return ""  # "hmmmm", "sooo": chat elongation, not a name
     return "unknown" if len(low) >= 4 and low.isalpha() else ""  # not a word we know: a surname after a given name
 
 
@@ -193,15 +206,33 @@ class GazetteerNameRecognizer(LocalRecognizer):
                         results.append(_result("PERSON", tokens[idx][0].start(), tokens[idx][0].end(), 0.55, self))
                         marked.add(idx)
         for n, (m, kind) in enumerate(tokens):
+            if kind not in ("unknown", "name", "shape") or n in marked:
+                continue
+            cue = _HANDOFF.search(text[max(0, m.start() - 20) : m.start()])
+            if not cue:
+                continue
+            # "forwarding to wisnu - she asked", "forwarding to sneha walia - ...": one or two words we do not know
+            # (or listed names), right after a hand-off cue, and then the end of the phrase.
+            last = n
             if (
-                kind == "unknown"
-                and n not in marked
-                and _HANDOFF.search(text[max(0, m.start() - 20) : m.start()])
-                and _HANDOFF_END.match(text, m.end())
+                n + 1 < len(tokens)
+                and tokens[n + 1][1] in ("unknown", "name", "shape")
+                and n + 1 not in marked
+                and text[m.end() : tokens[n + 1][0].start()] == " "
             ):
-                # "forwarding to wisnu - she asked": a word we do not know, right after a hand-off cue, alone.
-                results.append(_result("PERSON", m.start(), m.end(), 0.45, self))
-                marked.add(n)
+                last = n + 1
+            if not _HANDOFF_END.match(text, tokens[last][0].end()):
+                if last == n or not _HANDOFF_END.match(text, m.end()):
+                    continue
+                last = n
+            picked = [tokens[k] for k in range(n, last + 1)]
+            if all(k == "unknown" for _, k in picked) and (
+                _WEAK_HANDOFF.search(text[max(0, m.start() - 20) : m.start()])
+                and sum(name_over_word(t.group()) for t, _ in picked) <= 0
+            ):
+                continue
+            results.append(_result("PERSON", m.start(), tokens[last][0].end(), 0.45, self))
+            marked.update(range(n, last + 1))
         for n, (m, kind) in enumerate(tokens):
             if (
                 kind == "name"
@@ -221,8 +252,12 @@ class GazetteerNameRecognizer(LocalRecognizer):
                     results.append(_result("PERSON", m.start(), m.end(), 0.6, self))
                 elif (
                     _ID_CUE.search(text[max(0, m.start() - 40) : m.start()])
-                    and first not in common_words()
-                    and last not in common_words()
+                    # "martin.poulain", "li.lei": after To: / cc, an id with a part that is not a word, or two names
+                    and (
+                        first not in common_words()
+                        or last not in common_words()
+                        or ((first in first_names() or first in surnames()) and (last in surnames() or last in first_names()))
+                    )
                     and last not in _FILE_ENDINGS
                     and first not in places()
                     and last not in places()

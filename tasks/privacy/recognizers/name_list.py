@@ -86,14 +86,24 @@ class SurnameFirstNameRecognizer(LocalRecognizer):
             # "Begich, Mark": a given name that is also a word ("Mark", "Will") counts in a cell of its own.
             known_first = known_first or (standalone and first in proper_common_words())
             item = _LIST_SEP.match(text[m.end() :]) is not None and text[m.end() :].strip()[:1] in (";", "|", "/")
+            # The last item of a ";" list ends the sentence: "...; Bustamante, Alejandra. Escalate to ..."
+            item = item or text[: m.start()].rstrip(" \t").endswith(";")
             both_known = known_first and sur_low in surnames() and first not in common_words()
             some = known_first or sur_low in surnames() or known_sur
-            candidates.append((m, known_first and known_sur, standalone or item, both_known, some))
-        # A list of two or more "Surname, Given" items, each with a listed or unusual word and one of them a known
-        # name: every item is a name ("Ibrahim, Mary; Ojo, Comfort; Tank, Sachi; Ogunleye, David").
+            # Neither half an ordinary word: "Veselý, Zikmund" (names no list holds).
+            unusual = known_sur and first not in common_words() and first not in _SPACY_STOP and len(first) >= 3
+            candidates.append((m, known_first and known_sur, standalone or item, both_known, some, unusual))
+        # A list of two or more "Surname, Given" items, each with a listed or unusual word, and one of them a known
+        # name or all of them made of unusual words: every item is a name ("Ibrahim, Mary; Ojo, Comfort; Tank,
+        # Sachi"; "Veselý, Zikmund; Einaudi, Victoria").
         listed = [c for c in candidates if c[2]]
-        list_ok = len(listed) >= 2 and all(c[4] for c in listed) and any(c[1] for c in listed)
-        for m, known, standalone, both_known, _ in candidates:
+        # "Surname, Initials" items ("Schuchhardt, A.") are names already and count as known items of the list.
+        list_ok = (
+            len(listed) + len(taken) >= 2
+            and all(c[4] for c in listed)
+            and (bool(taken) or any(c[1] for c in listed) or all(c[1] or c[5] for c in listed))
+        )
+        for m, known, standalone, both_known, _, _ in candidates:
             title = bool(m.group("title"))
             if not (title or both_known or (known and standalone) or (list_ok and standalone)):
                 continue

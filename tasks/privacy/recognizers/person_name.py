@@ -234,7 +234,16 @@ class PersonNameRecognizer(LocalRecognizer):
             anchors = [
                 n for n, kind in enumerate(kinds) if kind in ("first", "surname", "shape") or (kind == "cjk" and len(kinds) > 1)
             ]
-            if not anchors and not (middle_initial and not lowercase_text):
+            # "Coluccio Saragat", "Usiku Akinyi": two capitalized words no list explains (not ordinary words, not
+            # places), the second not at a sentence start, and no organisation word after them.
+            rare_pair = (
+                not lowercase_text
+                and len(kinds) >= 2
+                and sum(1 for k in kinds if k == "rare") >= 2 - sum(1 for k in kinds if k in ("first", "surname", "shape"))
+                and all(k in ("rare", "first", "surname", "shape", "initial", "particle") for k in kinds)
+                and not _ORG_AFTER.match(text, tokens[run[len(kinds) - 1]].end())
+            )
+            if not anchors and not rare_pair and not (middle_initial and not lowercase_text):
                 i += 1
                 continue
             if lowercase_text:
@@ -276,7 +285,15 @@ class PersonNameRecognizer(LocalRecognizer):
         return results
 
 
-_NAME_KINDS = frozenset({"first", "surname", "shape", "cap", "cjk"})
+_NAME_KINDS = frozenset({"first", "surname", "shape", "cap", "cjk", "rare"})
+_COUNTRY_WORDS_LOW = frozenset(w.lower() for w in _COUNTRY_WORDS)
+# Words after a capitalized pair that make it an organisation or a product, not a person.
+_ORG_AFTER = regex.compile(
+    r"(?:,?[ ]+(?:Inc|Corp|Corporation|Co|Ltd|LLC|LLP|PLC|plc|GmbH|AG|SA|S\.A|NV|BV|SpA|Group|Holdings|Bank|Capital|"
+    r"Partners|Associates|Systems|Technologies|Labs|Foundation|Institute|University|College|School|Hospital|Clinic|"
+    r"Center|Centre|Museum|Airport|Station|Street|Road|Avenue|River|Lake|Mountains?|Island|Valley|Park|Hotel|"
+    r"Restaurant|Club|Team|FC|Records|Press|Media|Studios?|Pharma|Motors|Airlines|Energy|Software)\b)"
+)
 # Words that start sentences and are also listed given names somewhere ("Per", "Via", "Bob" is not here).
 _LEAD_WORDS = frozenset(
     ["per", "via", "re", "cc", "lol", "ok", "hey", "rip", "ngl", "tbh", "omg", "so", "and", "but", "ps", "pls", "thx"]
@@ -353,6 +370,13 @@ def _token_kind(text: str, tok: regex.Match, lowercase_text: bool, pos_by_start:
         return "shape"
     if len(low) >= 5 and romanized_name_shape(low) and low not in common_words() and low not in places():
         return "cjk"  # "Taehyung", "Xiaoming": two romanized Korean/Mandarin name syllables; never a name alone
+    parts = [p for p in low.replace("’", "'").split("-") if p]
+    if (
+        parts
+        and all(len(p) >= 2 and p not in common_words() and p not in _SPACY_STOP for p in parts)
+        and not (low in places() or any(p in _COUNTRY_WORDS_LOW for p in parts))
+    ):
+        return "rare"  # not an ordinary word or a place: a proper noun no list explains ("Saragat")
     return "cap"
 
 

@@ -74,6 +74,7 @@ class PostcodeAddressRecognizer(LocalRecognizer):
         for m in _END.finditer(text):
             start, strong = m.start(), bool(m.group("box"))
             pos = m.start()
+            took_piece = strong  # a post box is a piece of its own
             for _ in range(5):
                 sep = regex.search(r"(?:,[ \t]*\n?[ \t]*|[ \t]*\n[ \t]*)$", text[:pos])
                 if not sep:
@@ -87,6 +88,11 @@ class PostcodeAddressRecognizer(LocalRecognizer):
                 if found is None:
                     break
                 offset, kind, whole = found
+                if kind == "locality" and took_piece:
+                    # A bare locality above a street / house / unit line is not part of the address: the
+                    # town comes after the street. It is the addressee or a signature's name line.
+                    break
+                took_piece = took_piece or kind in _STRONG
                 strong = strong or kind in _STRONG
                 start = line_start + lead + offset
                 pos = line_start
