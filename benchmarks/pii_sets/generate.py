@@ -282,10 +282,10 @@ TEMPLATES: dict[str, list[str]] = {
 }
 
 
-# Fresh templates, written after the third round of error analysis (2026-12-02) and filled only with held-out
-# names: they are measured, never inspected for misses, so they stay an estimate for phrasings the rules were not
-# written against. New phrasings of the same phenomena; a fourth round must write new ones again.
-FRESH_TEMPLATES: dict[str, list[str]] = {
+# Round-4 templates: written after the third round of error analysis as a fresh set, measured once (e-mail PERSON
+# recall 0.870, social PERSON+USERNAME 0.725, over-masking 0.010 vs plain 0.007), then inspected in the fourth
+# round; since then they are dev material, part of the generated set's dev half (held-out names in them).
+ROUND4_TEMPLATES: dict[str, list[str]] = {
     "email": [
         "Hello {first}, I spoke with {full} this morning and she will send the figures to {local} by noon.",
         "Sent: Monday\nFrom: {local}\nCc: {local}; {full}\nCan you confirm the meeting with {full}?",
@@ -315,6 +315,42 @@ FRESH_TEMPLATES: dict[str, list[str]] = {
         "congrats to {lower} on the new job 🎉",
         "{handle} ask {lower} she knows",
         "can't wait to see {full} live in {city}!!!",
+    ],
+}
+
+
+# Round-5 templates: the fresh set after the fourth round, measured once (e-mail PERSON recall 0.891, encyclopedia
+# 0.963, social PERSON+USERNAME 0.722, over-masking 0.001 vs plain 0.003), then inspected in the fifth round: dev.
+ROUND5_TEMPLATES: dict[str, list[str]] = {
+    "email": [
+        "{full} will cover for me while I am out; urgent questions can go to {local} as well.",
+        "Original message\nFrom: {full}\nDate: 12 March\nI have asked {first} to book the room for {full} and me.",
+        "Minutes: present were {full}, {full}, {first} and {lower}. Apologies from {full}.",
+        "Hi all, welcome {full} to the team! {first} joins us from the {city} office.",
+        "The package was left with {full} at {address}, phone {phone}.",
+        "Speaker list: {slist}",
+        "Can someone check with {lower} whether {full} approved the budget?",
+        "Thanks again,\n{first}\n\nSent from my phone",
+    ],
+    "encyclopedia": [
+        "{full} (born {city}) is a jazz pianist who recorded with {full} and {full}.",
+        "The prize was shared by {full} and {full} for work on protein folding.",
+        "His second wife, {full}, was the daughter of the painter {full}.",
+        "Among his students were {full}, {hyphen} and {full}.",
+        "In {city} she met {full}, who later published her letters.",
+        "The dictionary was compiled by {slist}.",
+        "{full}, known as {first}, was a footballer who played for clubs in {city}.",
+        "It was restored in 1998 under the direction of {full}.",
+    ],
+    "social": [
+        "{lower} and i are going to the game tonight",
+        "just met {full} at the airport!!! {handle}",
+        "bro {lower} owes me 20 bucks lmao",
+        "everyone say happy anniversary to {lower} and {lower} 💕",
+        "{handle} is {full} still coaching the u12s?",
+        "thank u {lower} for the flowers 🌸",
+        "nobody: \nabsolutely nobody: \n{lower}: let's go hiking at 5am",
+        "{full} retweeted {handle}",
     ],
 }
 
@@ -349,33 +385,79 @@ def _fill(template: str, fill: Filler, slots: dict[str, Callable[[], tuple[str, 
     return text, spans
 
 
-def generate(per_template: int = 12, seed: int = SEED) -> list[Item]:
-    """The generated set: `per_template` texts per template, deterministic for a seed."""
+# Fresh templates, written after the fifth round of error analysis (2026-12-02) and filled only with held-out
+# names: measured, never inspected for misses, so they stay an estimate for phrasings the rules were not written
+# against. A later round that inspects them must move them to the dev material and write new ones.
+FRESH_TEMPLATES: dict[str, list[str]] = {
+    "email": [
+        "As discussed with {full} yesterday, the invoice should go to {full} in accounts.",
+        "> On Tuesday, {full} wrote:\n> Could {first} send me the slides?\nSure, I will ask {lower}.",
+        "{first}, can you forward this to {local}? {full} never got it.",
+        "Out of office: I am away until Monday. For anything urgent contact {full} ({phone}).",
+        "Approved by {full}; reviewed by {full} and {first}.",
+        "Kind regards\n{full}\nHead of Operations",
+        "Meeting notes - attendees: {lower}, {lower}, {full}.",
+        "Shipping to: {full}, {address}",
+    ],
+    "encyclopedia": [
+        "{full} was a Nigerian chemist; her doctoral adviser was {full}.",
+        "The band was formed in {city} by {full}, {full} and the drummer {full}.",
+        "She was coached by {full} until 1990, when {full} took over.",
+        "Contributors include {slist}.",
+        "{full} (née {first}) married the engineer {full} in 1954.",
+        "The opera's libretto is by {full}, after a play by {hyphen}.",
+        "Following the resignation of {full}, {full} became the party's leader.",
+        "The crater is named after the astronomer {full}.",
+    ],
+    "social": [
+        "cant believe {lower} is moving to {city} next week 😢",
+        "{full} you absolute legend",
+        "waiting for {lower} to reply like 🙄",
+        "{lower} u coming tonight?",
+        "pic with {full} from the signing yesterday!! {handle}",
+        "my roommate {lower} ate all my snacks again",
+        "{handle} {lower} says hi",
+        "rt if u miss {lower} 💔",
+    ],
+}
+
+
+def _items(
+    templates: dict[str, list[str]],
+    per_template: int,
+    seed: str,
+    prefix: str,
+    half: Callable[[int], str],
+    held_out_names: bool = False,
+) -> list[Item]:
+    """`per_template` texts per template; `half(number)` names the half. Held-out-half templates (or all, with
+    `held_out_names`) are filled with held-out names only."""
     items: list[Item] = []
-    for genre, templates in TEMPLATES.items():
-        for number, template in enumerate(templates):
-            held_out = number % 2 == 1
+    for genre, genre_templates in templates.items():
+        for number, template in enumerate(genre_templates):
             rng = random.Random(f"{seed}-{genre}-{number}")
-            fill = Filler(rng, held_out)
+            name = half(number)
+            fill = Filler(rng, held_out=held_out_names or name == "held-out")
             slots = _slot_values(fill)
             for k in range(per_template):
                 text, spans = _fill(template, fill, slots)
-                items.append(Item(f"gen-{genre}-{number:02d}-{k:03d}", genre, "held-out" if held_out else "dev", text, spans))
+                items.append(Item(f"{prefix}-{genre}-{number:02d}-{k:03d}", genre, name, text, spans))
     return items
+
+
+def generate(per_template: int = 12, seed: int = SEED) -> list[Item]:
+    """The generated set: `per_template` texts per template, deterministic for a seed; the round-4 and round-5
+    templates (held-out names, the seeds they had as fresh sets) are dev."""
+    return (
+        _items(TEMPLATES, per_template, str(seed), "gen", lambda n: "held-out" if n % 2 else "dev")
+        + _items(ROUND4_TEMPLATES, per_template, f"{seed}-fresh", "gen-r4", lambda n: "dev", held_out_names=True)
+        + _items(ROUND5_TEMPLATES, per_template, f"{seed}-fresh5", "gen-r5", lambda n: "dev", held_out_names=True)
+    )
 
 
 def generate_fresh(per_template: int = 12, seed: int = SEED) -> list[Item]:
     """The fresh set (`FRESH_TEMPLATES`), half "fresh", held-out names only, seeds of its own."""
-    items: list[Item] = []
-    for genre, templates in FRESH_TEMPLATES.items():
-        for number, template in enumerate(templates):
-            rng = random.Random(f"{seed}-fresh-{genre}-{number}")
-            fill = Filler(rng, held_out=True)
-            slots = _slot_values(fill)
-            for k in range(per_template):
-                text, spans = _fill(template, fill, slots)
-                items.append(Item(f"fresh-{genre}-{number:02d}-{k:03d}", genre, "fresh", text, spans))
-    return items
+    return _items(FRESH_TEMPLATES, per_template, f"{seed}-fresh6", "fresh", lambda n: "fresh", held_out_names=True)
 
 
 def main() -> int:

@@ -65,13 +65,15 @@ def dev_set_sections(plain: Any, veil: Any, threshold: float, per_template: int)
         render_set(
             f"Generated set ({len(generated)} texts, {per_template} per template)",
             "`benchmarks/pii_sets/generate.py`: veilflow's templates filled with Faker values (20 locales). Held-out = "
-            "odd-numbered templates, filled only with names the gazetteer does not contain.",
+            "odd-numbered templates, filled only with names the gazetteer does not contain (inspected in the third "
+            "round of error analysis, so no longer unseen); dev also holds the round-4 and round-5 templates "
+            "(`ROUND4_TEMPLATES`, `ROUND5_TEMPLATES`).",
             gen_t,
             ("email", "encyclopedia", "social"),
         ),
         render_set(
             f"Fresh templates ({len(fresh)} texts, {per_template} per template; all = fresh)",
-            "`generate.FRESH_TEMPLATES`: new phrasings written after the third round of error analysis, filled only "
+            "`generate.FRESH_TEMPLATES`: new phrasings written after the fifth round of error analysis, filled only "
             "with held-out names and measured without inspecting misses: the fairest estimate here for text the "
             "rules were not written against.",
             fresh_t,

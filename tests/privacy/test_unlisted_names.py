@@ -12,7 +12,7 @@ import veilflow
 from veilflow.engines.presidio import build_analyzer
 from veilflow.tasks.privacy.recognizers import GazetteerNameRecognizer, PostcodeAddressRecognizer, SurnameFirstNameRecognizer
 from veilflow.tasks.privacy.recognizers.name_shape import name_over_place, name_over_word
-from veilflow.tasks.privacy.recognizers.word_lists import common_words, first_names, places, surnames
+from veilflow.tasks.privacy.recognizers.word_lists import common_words, first_names, is_inflected_word, places, surnames
 
 # Invented names: in no list, no ordinary word, no place (checked below, so the tests stay about unlisted names).
 UNLISTED = ("kwabrenu", "tesfarion", "oduwabi", "zelimkhov", "brannoc", "ithuvel", "mbarozi", "quillaume")
@@ -146,3 +146,142 @@ def test_postcode_address_when_locality_after_street_then_kept() -> None:
 def test_name_shape_tells_names_from_places_and_words() -> None:
     assert name_over_place("omondi") > 0 and name_over_place("schweinfurt") < 0
     assert name_over_word("oduwabi") > 0 and name_over_word("thoughtfulness") < 0
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("omg kwabrenu just texted me back 😭", "kwabrenu"),
+        ("happy birthday ithuvel mbarozi!! love you", "ithuvel mbarozi"),
+        ("me and oduwabi at the beach today", "oduwabi"),
+        ("congrats to brannoc on the new job 🎉", "brannoc"),
+        ("omg jack just texted me", "jack"),  # a listed name that is also a word, with a person verb after it
+    ],
+)
+def test_gazetteer_when_person_slot_then_person(text: str, name: str) -> None:
+    assert name in found(GazetteerNameRecognizer(), text, "PERSON")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "omg rewatchable 😭",  # not name-like to the character model
+        "congrats to the team on the new job",
+        "me and jack at the beach",  # a listed word-name with no person verb and no unlisted name beside it
+        "hanging out with zoomers at the mall",
+    ],
+)
+def test_gazetteer_when_person_slot_holds_a_word_then_nothing(text: str) -> None:
+    assert found(GazetteerNameRecognizer(), text, "PERSON") == []
+
+
+def test_gazetteer_when_coordinated_with_a_found_name_then_both() -> None:
+    names = found(GazetteerNameRecognizer(), "Please add kwabrenu and ithuvel zelimkhov to the list.", "PERSON")
+    assert "kwabrenu" in names and "ithuvel zelimkhov" in names
+
+
+def test_surname_first_list_when_most_items_backed_then_every_item() -> None:
+    names = found(SurnameFirstNameRecognizer(), "The reviewers were Kwabrenu, Ithuvel; Naidu, G.; Lei, Na; and others.", "PERSON")
+    assert {"Kwabrenu", "Ithuvel", "Lei", "Na"} <= set(names)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Quick update from Oduwabi Mbarozi: the vendor called twice.", "Oduwabi Mbarozi"),  # "from" after "update"
+        ("Thanks for the call. Best, Ithuvel", "Ithuvel"),
+        ("Cheers,\nKwabrenu Tesfarion\nDirect line 020 7946 0018", "Kwabrenu Tesfarion"),
+    ],
+)
+def test_detect_when_message_or_sign_off_cue_then_person(analyzer, text: str, name: str) -> None:
+    assert (name, "PERSON") in _spans(analyzer, text)
+
+
+def test_detect_when_sign_off_word_inside_a_sentence_then_no_cue(analyzer) -> None:
+    assert not [s for s, e in _spans(analyzer, "We chose the best, Bristol was too far.") if e == "PERSON"]
+
+
+def test_phone_when_range_of_years_then_not_a_phone(analyzer) -> None:
+    spans = _spans(analyzer, "Gareth Parkin (1901–1977) was a painter; see also 1899-1950.")
+    assert not [s for s, e in spans if e == "PHONE_NUMBER"]
+    assert ("020 7946 0018", "PHONE_NUMBER") in _spans(analyzer, "Call 020 7946 0018 after five.")
+
+
+def test_street_address_when_name_before_at_then_name_left_out(analyzer) -> None:
+    spans = _spans(analyzer, "Signed for by Kwabrenu Tesfarion at Heckergasse 14, 15170 Ilmenau.")
+    addresses = [s for s, e in spans if e == "STREET_ADDRESS"]
+    assert addresses and all("Tesfarion" not in a for a in addresses)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Thanks again,\nOduwabi\n\nSent from my phone", "Oduwabi"),
+        ("All the best,\nVictoria", "Victoria"),  # a place's name, but the layout says person
+        ("Nicola Campbell, known as Ithuvel, was a footballer.", "Ithuvel"),
+        ("Welcome aboard! Brannoc joins us from the Hanoi office.", "Brannoc"),
+        ("Minutes attached. Apologies from Oduwabi Mbarozi.", "Oduwabi Mbarozi"),
+    ],
+)
+def test_detect_when_sign_off_alias_or_join_cue_then_person(analyzer, text: str, name: str) -> None:
+    spans = _spans(analyzer, text)
+    assert (name, "PERSON") in spans and (name, "LOCATION") not in spans
+
+
+def test_detect_when_sign_off_line_is_not_a_name_then_nothing(analyzer) -> None:
+    assert not [s for s, e in _spans(analyzer, "Thanks again,\nthe support team") if e == "PERSON"]
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("kwabrenu and i are going to the game tonight", "kwabrenu"),
+        ("bro ithuvel owes me 20 bucks lmao", "ithuvel"),
+        ("thank u oduwabi mbarozi for the flowers", "oduwabi mbarozi"),
+        ("nobody:\nabsolutely nobody:\nbrannoc: let's go hiking at 5am", "brannoc"),
+    ],
+)
+def test_gazetteer_when_lowercase_subject_or_chat_cue_then_person(text: str, name: str) -> None:
+    assert name in found(GazetteerNameRecognizer(), text, "PERSON")
+
+
+@pytest.mark.parametrize(
+    "text", ["zoomers and i are going to the game", "note: bring snacks", "rewatchable: 10/10", "owes me 20 bucks"]
+)
+def test_gazetteer_when_start_slot_holds_no_name_then_nothing(text: str) -> None:
+    assert found(GazetteerNameRecognizer(), text, "PERSON") == []
+
+
+def test_detect_when_inflected_word_follows_a_name_then_not_in_span(analyzer) -> None:
+    persons = [s for s, e in _spans(analyzer, "bro jun owes me 20 bucks") if e == "PERSON"]
+    assert all("owes" not in p for p in persons)
+    assert is_inflected_word("owes") and is_inflected_word("texted") and not is_inflected_word("kwabrenus")
+
+
+def test_detect_when_emoji_after_name_then_trimmed(analyzer) -> None:
+    persons = [s for s, e in _spans(analyzer, "everyone say happy anniversary to james 💕") if e == "PERSON"]
+    assert persons and all("💕" not in p for p in persons)
+
+
+def test_truecased_when_lowercase_sentence_then_ner_finds_the_name(analyzer) -> None:
+    rec = next(r for r in analyzer.registry.recognizers if r.name == "TruecasedNameRecognizer")
+    assert "kwabrenu" in found(rec, "bro kwabrenu owes me 20 bucks lmao", "PERSON")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "nuclear magneton in inverse meter per tesla",  # a category cell: no pronoun or auxiliary verb
+        "behavioral hosp",
+        "Bro Kwabrenu owes me 20 bucks",  # not lower case: the NER model already sees the capitals
+    ],
+)
+def test_truecased_when_not_a_lowercase_sentence_then_not_run(text: str) -> None:
+    from veilflow.tasks.privacy.recognizers.truecased import lowercase_prose
+
+    assert not lowercase_prose(text)
+
+
+def test_truecased_when_only_ordinary_words_then_nothing(analyzer) -> None:
+    rec = next(r for r in analyzer.registry.recognizers if r.name == "TruecasedNameRecognizer")
+    assert found(rec, "we are going to the game tonight and i am late", "PERSON") == []

@@ -237,6 +237,9 @@ def build_analyzer(
             registry.remove_recognizer(name)
         for recognizer in custom.build_custom_recognizers():
             registry.add_recognizer(recognizer)
+        if not pattern_only and hasattr(custom, "TruecasedNameRecognizer"):
+            # Needs the NER model itself: a second pass over lower-case prose (see recognizers/truecased.py).
+            registry.add_recognizer(custom.TruecasedNameRecognizer(engine.nlp[LANGUAGE]))
     if entities is not None:
         wanted = set(entities)
         registry.recognizers = [r for r in registry.recognizers if wanted & set(r.supported_entities)]

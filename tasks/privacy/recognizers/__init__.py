@@ -25,6 +25,7 @@ from veilflow.tasks.privacy.recognizers.postprocess import (
 )
 from veilflow.tasks.privacy.recognizers.results import ADDRESS_ENTITY, CUSTOM_ENTITIES, USERNAME_ENTITY
 from veilflow.tasks.privacy.recognizers.street_address import StreetAddressRecognizer
+from veilflow.tasks.privacy.recognizers.truecased import TruecasedNameRecognizer
 from veilflow.tasks.privacy.recognizers.username import UsernameRecognizer
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "PostcodeAddressRecognizer",
     "StreetAddressRecognizer",
     "SurnameFirstNameRecognizer",
+    "TruecasedNameRecognizer",
     "UsernameRecognizer",
     "build_custom_recognizers",
     "build_nrp_recognizer",

@@ -12,7 +12,13 @@ from spacy.lang.en.stop_words import STOP_WORDS as _SPACY_STOP
 
 from veilflow.tasks.privacy.recognizers.name_shape import name_over_place
 from veilflow.tasks.privacy.recognizers.patterns import _COUNTRY_WORDS, _L
-from veilflow.tasks.privacy.recognizers.person_name import _CUE_NAME, _NAME_AFTER_CUE, _NAME_BEFORE_CUE, _TITLED_NAME
+from veilflow.tasks.privacy.recognizers.person_name import (
+    _CUE_NAME,
+    _NAME_AFTER_CUE,
+    _NAME_BEFORE_CUE,
+    _TITLED_NAME,
+    SIGN_OFF_NAME,
+)
 from veilflow.tasks.privacy.recognizers.word_lists import (
     ambiguous_first_names,
     common_words,
@@ -30,7 +36,15 @@ _WORD = regex.compile(rf"[{_L}][{_L}'’.-]*")
 _TITLE_BEFORE = regex.compile(r"(?i:\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|dame|lady|lord|rev|sgt|capt|officer|agent|judge)\.?[ ]+)$")
 _PLACE_BEFORE = regex.compile(r"(?i:\b(?:in|at|from|near|visit|visited|visiting|across|around|outside|inside|downtown|to)[ ]+)$")
 # Stricter: before a hit the NER model called a person, only these make it a place ("in Hamburg", not "assistant to").
-_PLACE_BEFORE_STRICT = regex.compile(r"(?i:\b(?:in|from|near|visit|visited|visiting|across|around|outside|inside|downtown)[ ]+)$")
+# "from", but not after a word for a message or a greeting ("an update from Göknur Şensoy").
+_FROM_PLACE = (
+    r"(?<!\b(?:update|updates|message|note|email|e-mail|mail|letter|call|word|reply|response|request|feedback|"
+    r"news|text|invite|invitation|greetings|gift|hello|hi|regards|thanks|love|visit|visitors?|guests?|friends?|"
+    r"colleagues?|answer|approval|sign-off|ok|okay|go-ahead|apologies|regrets)[ ]+)\bfrom[ ]+"
+)
+_PLACE_BEFORE_STRICT = regex.compile(
+    rf"(?i:\b(?:in|near|visit|visited|visiting|across|around|outside|inside|downtown)[ ]+|{_FROM_PLACE})$"
+)
 _TITLE_CONNECTORS = frozenset(
     [
         "of",
@@ -113,7 +127,9 @@ _VERBS = frozenset(
 )
 _TITLE_WORDS = frozenset(["mr", "mrs", "ms", "miss", "mx", "master", "dr", "prof", "sir", "madam", "mme", "mlle", "rev"])
 _LOWER_CUE = regex.compile(r"\b(?:in|at|to|from|near|with|by|for|named|called|is|am|meet|met|visit|visited|visiting)[ ]+$")
-_SALUTATION = regex.compile(r"^(?:dear|hi|hello|hey|thanks|thank you,?|sincerely,|regards,|attn|attention)$")
+_SALUTATION = regex.compile(
+    r"^(?:dear|hi|hello|hey|thanks|thank you,?|sincerely,|(?:best |kind |warm )?regards,|best,|cheers,|warmly,|yours,|attn|attention)$"
+)
 _SENTENCE = regex.compile(r"[.!?]\s+\S|\n")
 
 
@@ -195,7 +211,9 @@ def _structural_support(text: str) -> list[tuple[int, int]]:
     ]
     spans += [(m.start("name"), m.end("name")) for m in _TITLED_NAME.finditer(text)]
     # "my cousin Morena", "Dexter lives on ...": kinship and person-verb cues
-    spans += [(m.start("name"), m.end("name")) for p in (_NAME_AFTER_CUE, _NAME_BEFORE_CUE) for m in p.finditer(text)]
+    spans += [
+        (m.start("name"), m.end("name")) for p in (_NAME_AFTER_CUE, _NAME_BEFORE_CUE, SIGN_OFF_NAME) for m in p.finditer(text)
+    ]
     for rec in _support_recognizers():
         spans += [(r.start, r.end) for r in rec.analyze(text, ["PERSON"], None)]
     return spans
@@ -204,7 +222,7 @@ def _structural_support(text: str) -> list[tuple[int, int]]:
 @functools.lru_cache(maxsize=256)
 def _layout_support(text: str) -> tuple[tuple[int, int], ...]:
     """Name spans that a courtesy title, a kinship cue ("my cousin X") or a surname-first list marks."""
-    spans = [(m.start("name"), m.end("name")) for p in (_TITLED_NAME, _NAME_AFTER_CUE) for m in p.finditer(text)]
+    spans = [(m.start("name"), m.end("name")) for p in (_TITLED_NAME, _NAME_AFTER_CUE, SIGN_OFF_NAME) for m in p.finditer(text)]
     spans += [(r.start, r.end) for r in _support_recognizers()[0].analyze(text, ["PERSON"], None)]
     return tuple(spans)
 
@@ -318,8 +336,9 @@ def _keep_location(text: str, r: RecognizerResult, span: str, words: list[str], 
 # Before a name the NER model called a place, these keep it a place: place prepositions, and "to" after a verb
 # of movement ("moved to Gitarama"; not "escalate to Savak Durdu").
 _PLACE_BEFORE_NAME = regex.compile(
-    r"(?i:\b(?:in|at|from|near|visit|visited|visiting|across|around|outside|inside|downtown|via)[ ]+"
-    r"|\b(?:go|goes|going|gone|went|move[sd]?|moving|travel(?:l?ed|s)?|flew|fly|flying|drove|drive|driving|"
+    r"(?i:\b(?:in|at|near|visit|visited|visiting|across|around|outside|inside|downtown|via)[ ]+|"
+    + _FROM_PLACE
+    + r"|\b(?:go|goes|going|gone|went|move[sd]?|moving|travel(?:l?ed|s)?|flew|fly|flying|drove|drive|driving|"
     r"return(?:ed|s)?|came|come|coming|back|trip|way|road|headed|heading|relocated?|moved|sent|ship(?:ped)?|"
     r"welcome|south|north|east|west)[ ]+to[ ]+)$"
 )
@@ -352,8 +371,11 @@ def _person_not_place(
     long_words = [w for w in words if len(_low(w)) >= 3]
     if not long_words or regex.search(r"\d", span) or not regex.search(r"\p{Lu}", span):
         return False
-    if any(w in _COUNTRY_WORDS for w in words) or _PLACE_BEFORE_NAME.search(text[max(0, r.start - 30) : r.start]):
-        return False
+    after_from = text[max(0, r.start - 5) : r.start].lower() == "from "
+    if any(w in _COUNTRY_WORDS for w in words) or (
+        _PLACE_BEFORE_NAME.search(text[max(0, r.start - 30) : r.start]) and not (after_from and len(long_words) >= 2)
+    ):
+        return False  # a place preposition; but "Apologies from Ugo Antonetti": two name words after "from"
     known_place = span.lower() in places() or all(_low(w) in places() for w in long_words)
     if known_place:
         # "my cousin Morena", "Einaudi, Victoria;": only a title, a kinship cue or a name list beats a known place
@@ -461,7 +483,12 @@ def require_evidence(text: str, results: list[RecognizerResult]) -> list[Recogni
                 and (
                     span.lower() in places()
                     or all(w in _COUNTRY_WORDS for w in words)
-                    or (_PLACE_BEFORE_STRICT.search(text[max(0, r.start - 12) : r.start]) and _source(r) == "SpacyRecognizer")
+                    or (
+                        _source(r) == "SpacyRecognizer"
+                        and _PLACE_BEFORE_STRICT.search(text[max(0, r.start - 12) : r.start])
+                        # "Apologies from Ugo Antonetti": a given-name-and-surname pair after "from" stays a person
+                        and not (len(words) >= 2 and text[max(0, r.start - 5) : r.start].lower() == "from ")
+                    )
                 )
             ):
                 out.append(_relabel(r, "LOCATION"))

@@ -17,6 +17,7 @@ from veilflow.tasks.privacy.recognizers.word_lists import (
     ambiguous_first_names,
     common_words,
     first_names,
+    is_inflected_word,
     places,
     romanized_name_shape,
     surnames,
@@ -43,6 +44,21 @@ _HANDOFF = regex.compile(
 _HANDOFF_END = regex.compile(
     r"[ \t]*(?:[-–—,.;:!?)\n]|$|(?:is|was|and|said|says|will|has|for|tell|who|told|lol|haha)\b|\p{So}|\p{Cs})"
 )
+# A slot only a person fills (`GazetteerNameRecognizer._person_slots`): cues before it, and what may follow it.
+_SLOT_BEFORE = regex.compile(
+    r"(?i:(?:^|\b)(?:omg|happy (?:birthday|bday|anniversary)|hbd|congrats(?: to)?|congratulations(?: to)?|me and|ask|"
+    r"tell|told|thanks|thank you|thank u|thanku|ty|tysm|thx|hi|hey|hello|dear|miss|with|met|text|texted|ping|pinged|"
+    r"add|invite|invited|cc|rip|bro|sis|dude|shout[ -]?outs? to|props to|love you|married|dating|date with|"
+    r"hang(?:ing)? out with|check with|talk to|spoke (?:to|with)|apologies from))[ ,:]+$"
+)
+# The start of a text, line or sentence: a slot there needs a person verb after it ("adedeji and i are going").
+_SLOT_START = regex.compile(r"(?:^|[\n.!?][ \t]*)$")
+_SLOT_AFTER = regex.compile(
+    r"(?:[ ]*(?:[!?.,;:)\n]|$|\p{So}|\p{Cs})|[ ]+(?:just|texted|called|said|says|told|knows|is|was|and me|and i|"
+    r"and|&|at the|on the|for the|to the|she|he|they|who|lol|haha|tho|whether|about|if|when|because|before|after|"
+    r"today|tomorrow|tonight|now|again|too|back|please|pls|owes|owe)\b)"
+)
+_SLOT_VERB = regex.compile(r"[ ]+(?:just|texted|called|said|says|told|knows|replied|wrote|owes|and i|and me)\b|:[ ]+(?=\S)")
 # Cues that also start ordinary phrases ("with care", "miss you"): after them an unknown word must look like a name.
 _WEAK_HANDOFF = regex.compile(r"(?i:\b(?:with|met|miss|love|tell|ask)[ ,:]+)$")
 # "first.last", "first_last": an e-mail-style id without its domain ("cc priya.raghunathan").
@@ -139,9 +155,10 @@ def _kind(word: str) -> str:
         return "name"  # "jun-serfinaz", "owens-poulain": a listed name joined to one no list holds
     if _SURNAME_PREFIX.match(low) or romanized_name_shape(low):
         return "shape"
-    if regex.search(r"(\p{L})\1\1", low):
-        return ""  # "hmmmm", "sooo": chat elongation, not a name
-    return "unknown" if len(low) >= 4 and low.isalpha() else ""  # not a word we know: a surname after a given name
+    if regex.search(r"(\p{L})\1\1", low) or is_inflected_word(low):
+        return ""  # "hmmmm", "sooo": chat elongation; "owes", "texted": inflected ordinary words
+    # not a word we know: a surname after a given name ("zoé": three letters, but not an English spelling)
+    return "unknown" if (len(low) >= 4 or (len(low) == 3 and not low.isascii())) and low.isalpha() else ""
 
 
 class GazetteerNameRecognizer(LocalRecognizer):
@@ -187,7 +204,7 @@ class GazetteerNameRecognizer(LocalRecognizer):
             while (
                 j > i
                 and tokens[j][1] == "unknown"
-                and not (j == i + 1 and kind == "name" and tokens[i][0].group() in first_names())
+                and not (j == i + 1 and kind == "name" and tokens[i][0].group().split("-")[0] in first_names())
             ):
                 j -= 1
             if j > i and any(k == "name" for _, k in tokens[i : j + 1]):
@@ -233,6 +250,7 @@ class GazetteerNameRecognizer(LocalRecognizer):
                 continue
             results.append(_result("PERSON", m.start(), tokens[last][0].end(), 0.45, self))
             marked.update(range(n, last + 1))
+        results += self._person_slots(text, tokens, marked)
         for n, (m, kind) in enumerate(tokens):
             if (
                 kind == "name"
@@ -264,3 +282,45 @@ class GazetteerNameRecognizer(LocalRecognizer):
                 ):
                     results.append(_result("PERSON", m.start(), m.end(), 0.5, self))
         return results
+
+    def _person_slots(self, text: str, tokens: list[tuple[regex.Match, str]], marked: set[int]) -> list[RecognizerResult]:
+        """One or two words no list explains (or a listed name that is also a word) in a slot only a person fills:
+        after a cue such as "omg", "happy birthday", "congrats to", "me and", "ask", "with", and before a person
+        verb ("just texted", "said", "knows"), a coordination or the end of the phrase. Unlisted words must also
+        look like names to the character model (`name_shape`)."""
+        found: list[RecognizerResult] = []
+        for n, (m, kind) in enumerate(tokens):
+            if n in marked or kind not in ("unknown", "weak", "shape", "name"):
+                continue
+            # "add antonino and janko blümel": the next item of a coordination with a name just found
+            coordinated = bool(found) and _COORDINATION.match(text[found[-1].end : m.start()]) is not None
+            # At the start of a line or sentence only a person verb after the words makes it a person's slot
+            # ("adedeji and i are going", "xiulan: let's go").
+            at_start = _SLOT_START.search(text[: m.start()]) is not None
+            if not coordinated and not at_start and not _SLOT_BEFORE.search(text[max(0, m.start() - 24) : m.start()]):
+                continue
+            last = n
+            if (
+                n + 1 < len(tokens)
+                and n + 1 not in marked
+                and tokens[n + 1][1] in ("unknown", "name", "shape", "weak")
+                and text[m.end() : tokens[n + 1][0].start()] == " "
+                and _SLOT_AFTER.match(text, tokens[n + 1][0].end())
+            ):
+                last = n + 1
+            if not _SLOT_AFTER.match(text, tokens[last][0].end()):
+                continue
+            cued = coordinated or _SLOT_BEFORE.search(text[max(0, m.start() - 24) : m.start()]) is not None
+            if not cued and not _SLOT_VERB.match(text, tokens[last][0].end()):
+                continue
+            kinds = [k for _, k in tokens[n : last + 1]]
+            if "name" not in kinds and "shape" not in kinds:
+                unknown = [t.group() for t, k in tokens[n : last + 1] if k == "unknown"]
+                if unknown and sum(name_over_word(w) for w in unknown) <= 0:
+                    continue
+                # a listed name that is also a word ("jack") alone needs a person verb after it ("jack just texted")
+                if not unknown and not _SLOT_VERB.match(text, tokens[last][0].end()):
+                    continue
+            found.append(_result("PERSON", m.start(), tokens[last][0].end(), 0.45, self))
+            marked.update(range(n, last + 1))
+        return found

@@ -16,6 +16,7 @@ from veilflow.tasks.privacy.recognizers.word_lists import (
     ambiguous_first_names,
     common_words,
     first_names,
+    is_inflected_word,
     places,
     romanized_name_shape,
     surnames,
@@ -94,16 +95,25 @@ _SURNAME_SHAPE_STOP = frozenset(
 )
 _TITLED_NAME = regex.compile(rf"(?<![\p{{L}}\d][ ])\b{_TITLE}\.?[ ]+(?P<name>{_NAME_WORD}(?:[ ]{_NAME_WORD}){{0,3}})")
 _CUE_NAME = regex.compile(
-    rf"(?i:\b(?:my name is|name is|name's|name:|named|called|call me|signed|sincerely,|regards,|dear|"
+    rf"(?i:\b(?:my name is|name is|name's|name:|named|called|call me|signed|sincerely,|regards,|"
+    rf"(?<=(?:^|[\n.!?])[ \t]*)(?:best|cheers|warmly|yours),|dear|"
     rf"directed by:?|written by:?|contact person:?|last name\??|first name\??|surname\??|full name:?|"
     rf"this is|i am|i'm|hi|hello|thanks|thank you,?|attn:?|attention:?|patient:?|customer:?|"
-    rf"cardholder:?|speak to|ask for|said|says|asked|told|replied|according to))[ \t]*\n?[ \t]*(?P<name>{_NAME_WORD}(?:[ ]{_NAME_WORD}){{0,3}})"
+    rf"cardholder:?|speak to|ask for|said|says|asked|told|replied|according to|known as|nicknamed|a\.?k\.?a\.?))"
+    rf"[ \t]*\n?[ \t]*(?P<name>{_NAME_WORD}(?:[ ]{_NAME_WORD}){{0,3}})"
+)
+# A closing line of a letter or mail ("Thanks again,", "All the best", "Take care,") and the name on the next line.
+SIGN_OFF_NAME = regex.compile(
+    rf"(?m)^[ \t>]*(?i:thanks(?:[ ](?:again|so much|a lot|in advance))?|many thanks|thank you(?:[ ](?:again|so much))?|"
+    rf"best(?:[ ](?:wishes|regards))?|all the best|kind(?:est)? regards|warm(?:est)? regards|regards|cheers|sincerely|"
+    rf"yours(?:[ ](?:truly|sincerely|faithfully))?|talk soon|take care|love|hugs|warmly|respectfully|br|rgds)"
+    rf"[ \t]*[,!.]?[ \t]*\n[ \t>]*(?P<name>{_NAME_WORD}(?:[ ]{_NAME_WORD}){{0,2}})[ \t]*$"
 )
 # Names identified by what follows them: "Dexter lives on ...", "I'm Melvin's daughter".
 _NAME_BEFORE_CUE = regex.compile(
     rf"(?P<name>\p{{Lu}}[{_L}'’-]+(?:[ ](?:\p{{Lu}}\.?|\p{{Lu}}[{_L}'’-]+)){{0,2}})"
     rf"(?:[ ](?:lives|lived|resides|resided|was born|grew up|works at|worked at|is from|had given|has given|"
-    rf"says|said|explained|replied|wrote|began)\b"
+    rf"says|said|explained|replied|wrote|began|joins us|joined us|will join)\b"
     rf"|['’]s[ ](?:daughter|son|wife|husband|mother|father|brother|sister|kid|child|children|parents|"
     rf"friend|boss|partner|widow|widower)\b)"
 )
@@ -153,6 +163,11 @@ class PersonNameRecognizer(LocalRecognizer):
             s, e = _trim_name(text, m.start("name"), m.end("name"))
             if e > s:
                 results.append(_result("PERSON", s, e, 0.6, self))
+        if "\n" in text:
+            for m in SIGN_OFF_NAME.finditer(text):
+                s, e = _trim_name(text, m.start("name"), m.end("name"))
+                if e > s:
+                    results.append(_result("PERSON", s, e, 0.7, self))
         for pattern in (_NAME_BEFORE_CUE, _NAME_AFTER_CUE):
             for m in pattern.finditer(text):
                 s, e = _trim_name(text, m.start("name"), m.end("name"))
@@ -345,7 +360,13 @@ def _token_kind(text: str, tok: regex.Match, lowercase_text: bool, pos_by_start:
     if lowercase_text:
         if len(bare) == 1:
             return "initial"
-        if low in _COMMON_WORDS or low in _SPACY_STOP or low in _LEAD_WORDS or pos_by_start.get(tok.start()) in _NON_NAME_POS:
+        if (
+            low in _COMMON_WORDS
+            or low in _SPACY_STOP
+            or low in _LEAD_WORDS
+            or pos_by_start.get(tok.start()) in _NON_NAME_POS
+            or (low not in first_names() and is_inflected_word(low))
+        ):
             return "stop"
         if low in first_names() and low not in ambiguous_first_names() and len(low) > 2:
             return "first"

@@ -89,6 +89,7 @@ _NOT_PHONE_SHAPES = (
     regex.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$"),  # IPv4
     regex.compile(r"^\d{5}-\d{4}$"),  # ZIP+4
     regex.compile(r"^\d{4,5}-\d{3}$"),  # Portuguese / Brazilian postal codes
+    regex.compile(r"^(?:1\d|20)\d\d ?- ?(?:1\d|20)\d\d$"),  # a range of years: "(1901–1977)"
 )
 # An identifier label right before a number (in the same sentence) means it is not a phone,
 # even near "number"; "...close the account. Call back on 614-205-6012" is still a phone.

@@ -340,8 +340,8 @@ def _clean_person_span(text: str, r: RecognizerResult) -> RecognizerResult | Non
         ):
             break
         start += m.end()
-    while end > start and text[end - 1] in " \t,;-":
-        end -= 1
+    while end > start and (text[end - 1] in " \t,;-" or regex.match(r"[\p{So}\p{Cs}\p{Sk}]", text[end - 1])):
+        end -= 1  # "james 💕": an emoji is not part of the name
     if end - start < 2 or text[start:end].rstrip(".") in _TITLE_PARTS | {"Mr", "Mrs", "Ms", "Dr", "Prof", "Rev"}:
         return None
     if (start, end) == (r.start, r.end):

@@ -126,7 +126,7 @@ _ANCHORS = regex.compile(
       | (?P<lowprefixed>{_NUM}(?:[ ]{_NUM})?[ ](?i:{_FOREIGN_PREFIXES})[ ]
             (?:[{_L}'’-]+[ ]){{0,3}}?[{_L}'’-]{{3,}}(?=[ \t]*(?:[,\n]|$|(?i:{_STREET_TYPES})\b|(?i:{_UNIT}))))
       | (?P<typed>{_NUM}(?:[ ]{_NUM})?[ ](?:(?:{_CAP}|{_ORD})[ ]){{0,4}}(?P<type>(?i:{_STREET_TYPES}))\b\.?)
-      | (?P<suffixed>(?:{_NUM}(?:[ ]{_NUM})?[ ])?(?:{_CAP}[ ](?:\p{{Ll}}[{_L}-]*[ ])?){{0,2}}(?:{_PARTICLE}[ ])?[{_L}-]*
+      | (?P<suffixed>(?:{_NUM}(?:[ ]{_NUM})?[ ])?(?:{_CAP}[ ](?:(?!(?:at|in|on|by|for|to|and|or|the|with|from|of|near)[ ])\p{{Ll}}[{_L}-]*[ ])?){{0,2}}(?:{_PARTICLE}[ ])?[{_L}-]*
             (?i:{_STREET_SUFFIXES})[ ]{_NUM}\b\.?)
       | (?P<onstreet>(?<=\b(?i:on|off|along)[ ])(?:{_CAP}[ ]){{1,3}}(?P<type3>(?:{_PLAIN_STREET_TYPES}))\b\.?)
       | (?P<box>(?:{_NUM}[ ])?(?i:p\.?[ ]?o\.?[ ]?box|post[ ]office[ ]box|postbox|(?:psc|unit|cmr)[ ]\d{{1,5}},?[ ]box)[ ]?\d{{1,6}}\b)

@@ -44,6 +44,18 @@ def _common_words() -> frozenset[str]:
     return word_list("common_words.txt") | word_list("domain_terms.txt")
 
 
+@functools.lru_cache(maxsize=65536)
+def is_inflected_word(low: str) -> bool:
+    """An inflection of an ordinary word that the word list does not spell out ("owes", "texted", "hiking")."""
+    words = common_words()
+    stems = [low[:-1], low[:-2]] if low.endswith("es") else [low[:-1]] if low.endswith("s") else []
+    if low.endswith("ed"):
+        stems += [low[:-2], low[:-1]]
+    if low.endswith("ing"):
+        stems += [low[:-3], low[:-3] + "e"]
+    return any(len(stem) >= 3 and stem in words for stem in stems)
+
+
 def is_known_name(word: str) -> bool:
     """A given name or surname of the lists that is not also an ordinary English word."""
     low = word.lower().strip(".'’")
