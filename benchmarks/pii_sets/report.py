@@ -183,7 +183,7 @@ def dev_set_sections(plain: Any, veil: Any, threshold: float, per_template: int)
     out.append(
         "\n".join(
             [
-                "### Targets on the dev sets (veilflow)",
+                "### Targets (veilflow): dev sets, and the fresh set as the estimate for unseen phrasing",
                 "",
                 "| target | measured | met |",
                 "|---|---:|:---:|",

@@ -127,6 +127,7 @@ _LOWER_CUE_NAME = regex.compile(
     rf"(?P<name>[{_L}][{_L}'’-]+(?:[ ][{_L}][{_L}'’-]+)?)"
 )
 _TOKEN = regex.compile(rf"[{_L}][{_L}'’-]*\.?")
+_INITIAL = regex.compile(r"\p{Lu}\.?")
 _POSSESSIVE = regex.compile(r"['’]s$")
 _SENTENCE_START = regex.compile(r"(?:^|[.!?:;\n>\"“(]\s*|\?\?\?\s*)$")
 
@@ -189,6 +190,7 @@ class PersonNameRecognizer(LocalRecognizer):
         # POS tags only matter for lowercase notes, where capitalization says nothing.
         pos_by_start = _pos_tags(nlp_artifacts) if lowercase_text else {}
         results = []
+        kind_of: dict[int, str] = {}
         i = 0
         while i < len(tokens):
             run = [i]
@@ -208,7 +210,10 @@ class PersonNameRecognizer(LocalRecognizer):
             ):
                 run.append(j)
                 j += 1
-            kinds = [_token_kind(text, tokens[k], lowercase_text, pos_by_start) for k in run]
+            for k in run:
+                if k not in kind_of:  # runs overlap: classify each token once
+                    kind_of[k] = _token_kind(text, tokens[k], lowercase_text, pos_by_start)
+            kinds = [kind_of[k] for k in run]
             # "Per Esther Nnamani's note": a function word that starts the sentence is not a given name.
             if (
                 not lowercase_text
@@ -222,7 +227,7 @@ class PersonNameRecognizer(LocalRecognizer):
             for n in range(1, len(kinds) - 1):
                 if (
                     kinds[n] == "stop"
-                    and regex.fullmatch(r"\p{Lu}\.?", tokens[run[n]].group())
+                    and _INITIAL.fullmatch(tokens[run[n]].group())
                     and kinds[n - 1] in _NAME_KINDS
                     and kinds[n + 1] in _NAME_KINDS
                 ):
@@ -377,7 +382,7 @@ def _token_kind(text: str, tok: regex.Match, lowercase_text: bool, pos_by_start:
         return "particle"  # "Kieron de Hóir", "Maria da Silva": inside a name only
     if word in _NAME_SUFFIXES:
         return "cap"
-    if regex.fullmatch(r"\p{Lu}\.?", word):
+    if _INITIAL.fullmatch(word):
         return "initial"
     if not (bare[:1].isupper() and not bare.isupper()):
         return "stop"
