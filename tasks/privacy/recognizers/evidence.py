@@ -362,8 +362,9 @@ def _person_not_place(
 ) -> bool:
     """A LOCATION guess of the NER model that is a person's name.
 
-    Never a known place, a span with an ordinary word ("North Andrew", "Saint Joseph"), digits, or one after
-    a place preposition ("in", "at", "from", "near", "to" ...). Evidence that it is a name: a title, cue,
+    Never a span with an ordinary word ("North Andrew", "Saint Joseph"), digits, a country, or one after a place
+    preposition ("in", "at", "near", "moved to"; "from" only before one word); a known place only when a title, a
+    kinship cue, a sign-off line or a name list says person. Otherwise evidence that it is a name: a title, cue,
     surname-first list or gazetteer hit on it; a listed given name or surname in it; a list or coordination
     with a person ("Ruth; Wambui", "Ostasz, Omobobola Soyinka and ..."); or two or more words that the
     character model (`name_shape`) finds, together, more name-like than place-like ("Sarabi Omondi").
@@ -432,6 +433,8 @@ def require_evidence(text: str, results: list[RecognizerResult]) -> list[Recogni
     LOCATION: a known place (gazetteer, countries) or a place preposition before it is evidence; in a
     short cell one of them is required, and a country that is also an ordinary word ("Turkey Club")
     needs the preposition. Lower-case and camel-case hits ("MeV") need to be known places.
+
+    A LOCATION guess of the NER model that is a person's name becomes PERSON (`_person_not_place`).
 
     Hits from title, cue, list, handle and pattern recognizers are not touched.
 
