@@ -61,6 +61,13 @@ def stack(tmp_path):
             "PREFECT_API_URL": f"http://127.0.0.1:{prefect_port}/api",
             "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{mlflow_port}",
             "VEILFLOW_PII_KEY": "load-test-key-0123456789abcdef",
+            # Thirteen clients at once on one SQLite-backed server and 2 cores: a statement can wait past
+            # Prefect's 10 s default, which the server answers with 503 (seen once in CI). Give the server's
+            # database the time such a burst needs and the clients more of the retries Prefect already does on
+            # 503; a production server at this concurrency runs on PostgreSQL (tests/integration/test_postgres.py).
+            "PREFECT_SERVER_DATABASE_TIMEOUT": "60",
+            "PREFECT_SERVER_DATABASE_CONNECTION_TIMEOUT": "30",
+            "PREFECT_CLIENT_MAX_RETRIES": "10",
         }
     )
     logs = tmp_path / "logs"
